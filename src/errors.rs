@@ -1,0 +1,121 @@
+//! The API's errors and their one mapping to status codes and JSON bodies.
+//!
+//! Client mistakes answer with what was wrong; internal failures answer with a
+//! short code only and their detail goes to the log.
+
+use crate::config::ConfigError;
+use crate::http_io::Method;
+use crate::response::Response;
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    NotFound,
+    MethodNotAllowed(&'static [Method]),
+    BadRequest(&'static str),
+    PayloadTooLarge,
+    /// A dependency (database, configuration) is not usable: 503.
+    Unavailable(Unavailable),
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+/// Why the service cannot answer right now, as a short machine-readable code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    /// A configuration variable is missing or malformed; the message names it.
+    Misconfigured(ConfigError),
+    /// The database could not be reached (refused, timed out, TLS failed).
+    DatabaseUnreachable,
+    /// `allowed_outbound_hosts` does not permit the database's address.
+    DatabaseNotAllowed,
+    /// The database answered with an error.
+    DatabaseError,
+}
+
+impl Unavailable {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unavailable::Misconfigured(_) => "misconfigured",
+            Unavailable::DatabaseUnreachable => "database_unreachable",
+            Unavailable::DatabaseNotAllowed => "database_not_allowed",
+            Unavailable::DatabaseError => "database_error",
+        }
+    }
+
+    /// Extra detail safe to show: only configuration problems, which name a
+    /// variable and never hold its value.
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            Unavailable::Misconfigured(err) => Some(err.to_string()),
+            _ => None,
+        }
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(err: ConfigError) -> Self {
+        ApiError::Unavailable(Unavailable::Misconfigured(err))
+    }
+}
+
+impl From<Unavailable> for ApiError {
+    fn from(err: Unavailable) -> Self {
+        ApiError::Unavailable(err)
+    }
+}
+
+impl ApiError {
+    pub fn into_response(self) -> Response {
+        match self {
+            ApiError::NotFound => Response::json(404, &json!({"message": "Not found"})),
+            ApiError::MethodNotAllowed(allowed) => {
+                let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                Response::json(405, &json!({"message": "Method not allowed"}))
+                    .with_header("allow", allow.join(", "))
+            }
+            ApiError::BadRequest(message) => Response::json(400, &json!({"message": message})),
+            ApiError::PayloadTooLarge => {
+                Response::json(413, &json!({"message": "Request body too large"}))
+            }
+            ApiError::Unavailable(why) => {
+                let mut body = json!({"error": why.code()});
+                if let Some(detail) = why.detail() {
+                    body["message"] = detail.into();
+                }
+                Response::json(503, &body)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_database_answers_503_with_only_a_short_code() {
+        let resp = ApiError::from(Unavailable::DatabaseUnreachable).into_response();
+        assert_eq!(resp.status, 503);
+        assert_eq!(resp.json_body(), json!({"error": "database_unreachable"}));
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn misconfiguration_names_the_variable() {
+        let err = ConfigError { variable: "database_url", problem: "is not set".into() };
+        let resp = ApiError::from(err).into_response();
+        assert_eq!(resp.status, 503);
+        assert_eq!(
+            resp.json_body(),
+            json!({"error": "misconfigured", "message": "configuration variable `database_url` is not set"})
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let resp = ApiError::MethodNotAllowed(&[Method::Get, Method::Post]).into_response();
+        assert_eq!(resp.status, 405);
+        assert_eq!(resp.header("allow"), Some("GET, POST"));
+    }
+}

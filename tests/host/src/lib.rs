@@ -1,0 +1,27 @@
+//! A small wasmtime host that runs this project's Spin application the way
+//! Spin 4.0.2 does, for integration tests and benchmarks. It is a test
+//! fixture; production runs on Spin.
+
+pub mod allowed_hosts;
+pub mod manifest;
+pub mod pg_types;
+pub mod postgres;
+pub mod routes;
+pub mod runtime;
+pub mod server;
+pub mod template;
+pub mod variables;
+
+/// Host bindings for the Spin interfaces in `wit/world.wit`.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "wit",
+        world: "spin-host",
+        imports: { default: async | trappable },
+        with: {
+            "spin:postgres/postgres@4.0.0.connection": crate::postgres::Connection,
+        },
+    });
+}
+
+pub use runtime::{App, GuestOutput, HostOptions};

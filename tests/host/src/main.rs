@@ -1,0 +1,94 @@
+//! `spin-test-host`: `spin build` and `spin up` for this project where Spin
+//! is not installed.
+//!
+//! ```text
+//! spin-test-host build [-f spin.toml]
+//! spin-test-host up [-f spin.toml] [--listen 127.0.0.1:3000] [--build] [--variable name=value]...
+//! ```
+
+use anyhow::{bail, Context, Result};
+use spin_test_host::manifest::LoadedManifest;
+use spin_test_host::variables::EnvProvider;
+use spin_test_host::{server, App, HostOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+struct Args {
+    command: String,
+    manifest: PathBuf,
+    listen: String,
+    build: bool,
+    variables: Vec<(String, String)>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args {
+        command: "up".into(),
+        manifest: PathBuf::from("spin.toml"),
+        listen: "127.0.0.1:3000".into(),
+        build: false,
+        variables: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "up" | "build" => args.command = arg,
+            "-f" | "--from" => args.manifest = it.next().context("--from needs a path")?.into(),
+            "--listen" => args.listen = it.next().context("--listen needs an address")?,
+            "--build" => args.build = true,
+            "--variable" => {
+                let pair = it.next().context("--variable needs name=value")?;
+                let (name, value) = pair.split_once('=').context("--variable needs name=value")?;
+                args.variables.push((name.to_owned(), value.to_owned()));
+            }
+            "-h" | "--help" => {
+                println!("usage: spin-test-host [build|up] [-f spin.toml] [--listen ADDR] [--build] [--variable name=value]...");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (try --help)"),
+        }
+    }
+    Ok(args)
+}
+
+/// Runs each component's `[component.X.build] command`, as `spin build` does.
+fn build(manifest_path: &Path) -> Result<()> {
+    let loaded = LoadedManifest::load(manifest_path)?;
+    for (id, component) in &loaded.manifest.component {
+        let Some(build) = &component.build else { continue };
+        let dir = build.workdir.as_ref().map_or_else(|| loaded.dir.clone(), |w| loaded.dir.join(w));
+        println!("Building component {id} with `{}`", build.command);
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&build.command)
+            .current_dir(&dir)
+            .status()
+            .with_context(|| format!("cannot run the build command of {id}"))?;
+        if !status.success() {
+            bail!("build command for component {id} failed with {status}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = parse_args()?;
+    if args.command == "build" || args.build {
+        build(&args.manifest)?;
+        if args.command == "build" {
+            return Ok(());
+        }
+    }
+    let dir = args.manifest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut env = EnvProvider::from_process(dir)?;
+    for (name, value) in &args.variables {
+        env.set_variable(name, value);
+    }
+    let app = App::load(&args.manifest, HostOptions { env, ..Default::default() })?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    println!("Serving http://{}", listener.local_addr()?);
+    server::serve(Arc::new(app), listener).await
+}

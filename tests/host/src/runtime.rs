@@ -1,0 +1,268 @@
+//! Loads a Spin app and runs its HTTP components: one engine, each component
+//! pre-instantiated once, a fresh store per request.
+
+use crate::allowed_hosts::{log_denied, AllowedHosts};
+use crate::bindings::fermyon::spin2_0_0::variables as spin_variables;
+use crate::manifest::{LoadedManifest, RouteDecl};
+use crate::postgres::PgPools;
+use crate::routes::{spin_headers, Router};
+use crate::variables::{ComponentVariables, EnvProvider, GetError, Resolver};
+use anyhow::{bail, Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p2::{WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::WasiHttpCtx;
+
+/// What one component may reach and read, shared by all its requests.
+pub struct ComponentEnv {
+    pub id: String,
+    pub variables: ComponentVariables,
+    pub allowed_hosts: AllowedHosts,
+    pub pg: PgPools,
+}
+
+/// The data of one request's store.
+pub struct RequestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub table: ResourceTable,
+    pub component: Arc<ComponentEnv>,
+}
+
+impl WasiView for RequestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for RequestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+    }
+}
+
+impl spin_variables::Host for RequestState {
+    async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, spin_variables::Error>> {
+        Ok(self.component.variables.get(&name).map_err(|e| match e {
+            GetError::InvalidName(m) => spin_variables::Error::InvalidName(m),
+            GetError::Undefined(m) => spin_variables::Error::Undefined(m),
+            GetError::Provider(m) => spin_variables::Error::Provider(m),
+            GetError::Other(m) => spin_variables::Error::Other(m),
+        }))
+    }
+}
+
+/// Where guest stdout/stderr go.
+#[derive(Clone, Default)]
+pub enum GuestOutput {
+    /// The host's own stdout/stderr, as `spin up` prints them.
+    #[default]
+    Inherit,
+    /// One buffer shared by every request (tests print it on failure).
+    Capture(MemoryOutputPipe),
+}
+
+/// How to run an app: where variables come from and where guest output goes.
+#[derive(Default)]
+pub struct HostOptions {
+    pub env: EnvProvider,
+    pub output: GuestOutput,
+}
+
+struct HttpComponent {
+    env: Arc<ComponentEnv>,
+    pre: ProxyPre<RequestState>,
+}
+
+/// A loaded application, ready to serve requests.
+pub struct App {
+    router: Router,
+    components: HashMap<String, HttpComponent>,
+    output: GuestOutput,
+}
+
+fn engine() -> Result<Engine> {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling.total_component_instances(256);
+    pooling.total_core_instances(256);
+    pooling.total_memories(256);
+    pooling.total_tables(256);
+    pooling.max_memory_size(256 << 20);
+    let mut config = Config::new();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    Ok(Engine::new(&config)?)
+}
+
+impl App {
+    /// Loads `spin.toml`, resolves variables (failing like `spin up` on a
+    /// missing required one), compiles and pre-instantiates each component.
+    pub fn load(manifest_path: &Path, options: HostOptions) -> Result<App> {
+        let loaded = LoadedManifest::load(manifest_path)?;
+        let manifest = &loaded.manifest;
+        let resolver = Resolver::new(&manifest.variables, &options.env)?;
+        let engine = engine()?;
+        let mut linker: Linker<RequestState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::bindings::spin::postgres4_0_0::postgres::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        spin_variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+
+        let mut router = Router::default();
+        let mut components = HashMap::new();
+        for trigger in &manifest.trigger.http {
+            if let RouteDecl::Pattern(route) = &trigger.route {
+                router.add(route, &trigger.component)?;
+            }
+            if components.contains_key(&trigger.component) {
+                continue;
+            }
+            let id = trigger.component.clone();
+            let decl = &manifest.component[&id];
+            if !decl.dependencies.is_empty() {
+                bail!("component {id:?}: dependencies are not supported by this test host yet");
+            }
+            let hosts: Vec<String> = decl
+                .allowed_outbound_hosts
+                .iter()
+                .map(|h| resolver.render(h))
+                .collect::<Result<_>>()
+                .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
+            let allowed_hosts = AllowedHosts::parse(hosts.iter().map(String::as_str))
+                .with_context(|| format!("component {id:?}: allowed_outbound_hosts"))?;
+            let env = Arc::new(ComponentEnv {
+                id: id.clone(),
+                variables: ComponentVariables::new(&id, &decl.variables, &resolver),
+                allowed_hosts,
+                pg: PgPools::default(),
+            });
+            let path = loaded.source_path(decl);
+            let component = Component::from_file(&engine, &path)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component {id:?}: cannot load {}", path.display()))?;
+            let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("component {id:?}: not a wasi:http/incoming-handler component"))?;
+            components.insert(id, HttpComponent { env, pre });
+        }
+        Ok(App { router, components, output: options.output })
+    }
+
+    fn wasi_ctx(&self, env: &Arc<ComponentEnv>) -> WasiCtx {
+        let mut builder = WasiCtxBuilder::new();
+        match &self.output {
+            GuestOutput::Inherit => builder.inherit_stdout().inherit_stderr(),
+            GuestOutput::Capture(pipe) => builder.stdout(pipe.clone()).stderr(pipe.clone()),
+        };
+        // Spin checks socket connects by IP against `tcp://` (or `udp://`)
+        // entries, never allows binding, and offers no DNS.
+        let check_env = env.clone();
+        builder.allow_ip_name_lookup(false).socket_addr_check(move |addr, use_| {
+            use wasmtime_wasi::sockets::SocketAddrUse;
+            let scheme = match use_ {
+                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => return Box::pin(async { false }),
+                SocketAddrUse::TcpConnect => "tcp",
+                SocketAddrUse::UdpConnect | SocketAddrUse::UdpOutgoingDatagram => "udp",
+            };
+            let allowed = check_env.allowed_hosts.allows(scheme, &addr.ip().to_string(), Some(addr.port()));
+            if !allowed {
+                log_denied(&check_env.id, scheme, &addr.to_string());
+            }
+            Box::pin(async move { allowed })
+        });
+        builder.build()
+    }
+
+    /// Serves one request: routes it, adds Spin's headers, runs the component
+    /// in a fresh store and returns its response as soon as the guest sets it
+    /// (the guest may go on working after that, as in Spin).
+    pub async fn handle<B>(
+        &self,
+        mut req: hyper::Request<B>,
+        client_addr: SocketAddr,
+    ) -> Result<hyper::Response<HyperOutgoingBody>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<ErrorCode>,
+    {
+        let path = req.uri().path().to_owned();
+        let Some(matched) = self.router.route(&path) else {
+            return Ok(empty_response(404));
+        };
+        let component = &self.components[&matched.component];
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_owned();
+        let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let full_url = format!("http://{host}{path_and_query}");
+        for (name, value) in spin_headers(&matched, &full_url, &client_addr.to_string()) {
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes())?;
+            req.headers_mut().append(name, value.parse()?);
+        }
+        // Give the guest an absolute URI, as a server does.
+        if req.uri().authority().is_none() {
+            *req.uri_mut() = format!("http://{host}{path_and_query}").parse()?;
+        }
+
+        let state = RequestState {
+            wasi: self.wasi_ctx(&component.env),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            component: component.env.clone(),
+        };
+        let mut store = Store::new(component.pre.engine(), state);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+        let outparam = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = component.pre.clone();
+        let id = component.env.id.clone();
+        let task = tokio::task::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => {
+                // Keep the guest running after its response, and report a trap.
+                tokio::spawn(async move {
+                    if let Ok(Err(e)) = task.await {
+                        eprintln!("Error processing request after the response (component {id}): {e:?}");
+                    }
+                });
+                Ok(response)
+            }
+            Ok(Err(code)) => {
+                eprintln!("Error processing request (component {id}): guest answered with error {code:?}");
+                Ok(empty_response(500))
+            }
+            Err(_) => {
+                match task.await {
+                    Ok(Ok(())) => eprintln!("Error processing request (component {id}): guest never invoked `response-outparam::set`"),
+                    Ok(Err(e)) => eprintln!("Error processing request (component {id}): {e:?}"),
+                    Err(e) => eprintln!("Error processing request (component {id}): {e:?}"),
+                }
+                Ok(empty_response(500))
+            }
+        }
+    }
+}
+
+/// Spin answers an unrouted path (404) or a failed guest (500) with no body.
+fn empty_response(status: u16) -> hyper::Response<HyperOutgoingBody> {
+    let body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync();
+    let mut response = hyper::Response::new(body);
+    *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response
+}
