@@ -23,7 +23,7 @@ pub const ZERO_ROWS_MESSAGE: &str = "test host: this query returned zero rows; u
 const POOL_SIZE: usize = 64;
 
 /// A guest's open connection: a pooled client, returned to the pool on drop.
-pub struct Connection(deadpool_postgres::Object);
+pub struct Connection(pub deadpool_postgres::Object);
 
 /// Connection pools of one component, keyed by connection string.
 #[derive(Default)]
@@ -74,7 +74,7 @@ fn ensure_allowed(env: &ComponentEnv, config: &tokio_postgres::Config) -> Result
     Ok(())
 }
 
-async fn open(env: &ComponentEnv, address: &str) -> Result<Connection, PgError> {
+pub async fn open(env: &ComponentEnv, address: &str) -> Result<Connection, PgError> {
     let config: tokio_postgres::Config =
         address.parse().map_err(|e: tokio_postgres::Error| PgError::ConnectionFailed(e.to_string()))?;
     ensure_allowed(env, &config)?;
@@ -120,7 +120,7 @@ fn params(values: Vec<ParameterValue>) -> anyhow::Result<Vec<pg_types::SqlParam>
     values.into_iter().map(pg_types::to_sql).collect()
 }
 
-async fn query(client: &tokio_postgres::Client, statement: &str, values: Vec<ParameterValue>) -> Result<RowSet, PgError> {
+pub async fn query(client: &tokio_postgres::Client, statement: &str, values: Vec<ParameterValue>) -> Result<RowSet, PgError> {
     let values = params(values).map_err(|e| PgError::BadParameter(format!("{e:?}")))?;
     let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
         values.iter().map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
@@ -137,11 +137,11 @@ async fn query(client: &tokio_postgres::Client, statement: &str, values: Vec<Par
         .iter()
         .map(|row| (0..row.len()).map(|i| pg_types::value(row, i)).collect::<Result<Vec<_>, _>>())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PgError::QueryFailed(QueryError::Text(e.to_string())))?;
+        .map_err(|e| PgError::QueryFailed(QueryError::Text(format!("{:?}", anyhow::Error::new(e)))))?;
     Ok(RowSet { columns, rows })
 }
 
-async fn execute(client: &tokio_postgres::Client, statement: &str, values: Vec<ParameterValue>) -> Result<u64, PgError> {
+pub async fn execute(client: &tokio_postgres::Client, statement: &str, values: Vec<ParameterValue>) -> Result<u64, PgError> {
     let values = params(values).map_err(|e| PgError::ValueConversionFailed(format!("{e:?}")))?;
     let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
         values.iter().map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();

@@ -12,7 +12,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
@@ -92,7 +94,32 @@ pub struct App {
     output: GuestOutput,
 }
 
+/// One engine per process, so compiled components can be shared.
 fn engine() -> Result<Engine> {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(engine) = ENGINE.get() {
+        return Ok(engine.clone());
+    }
+    let engine = new_engine()?;
+    Ok(ENGINE.get_or_init(|| engine).clone())
+}
+
+/// Compiles a component once per process (per path, size and mtime): every
+/// test loads the same `.wasm`, and compiling it is the slow part.
+fn compile(engine: &Engine, path: &Path) -> Result<Component> {
+    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, u64, SystemTime), Component>>> = OnceLock::new();
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let key = (path.to_path_buf(), meta.len(), meta.modified()?);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(component) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(component.clone());
+    }
+    let component = Component::from_file(engine, path).map_err(anyhow::Error::from)?;
+    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, component.clone());
+    Ok(component)
+}
+
+fn new_engine() -> Result<Engine> {
     let mut pooling = PoolingAllocationConfig::default();
     pooling.total_component_instances(256);
     pooling.total_core_instances(256);
@@ -147,8 +174,7 @@ impl App {
                 pg: PgPools::default(),
             });
             let path = loaded.source_path(decl);
-            let component = Component::from_file(&engine, &path)
-                .map_err(anyhow::Error::from)
+            let component = compile(&engine, &path)
                 .with_context(|| format!("component {id:?}: cannot load {}", path.display()))?;
             let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
                 .map_err(anyhow::Error::from)

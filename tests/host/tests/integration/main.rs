@@ -1,1 +1,12 @@
+//! Integration tests: the real `auth.wasm` under the test host against the
+//! real PostgreSQL on 127.0.0.1. Build the component first
+//! (`scripts/test` does).
 
+mod support;
+
+mod config;
+mod health;
+mod host_postgres;
+mod permissions;
+mod routing;
+mod server;

@@ -1,0 +1,74 @@
+//! `/auth/health` and `/test-db` against a real database.
+
+use crate::support::{default_variables, variables, TestApp, TestDb, SECRET_KEY};
+use serde_json::json;
+
+#[tokio::test]
+async fn health_is_healthy_with_a_reachable_database() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    let reply = app.get("/auth/health").await?;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json(), json!({"status": "healthy"}));
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn test_db_returns_the_database_time() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    let reply = app.get("/test-db").await?;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = reply.json();
+    assert_eq!(body["message"], "Successful connection");
+    let stamp = body["timestamp"].as_str().expect("timestamp is a string");
+    let db_time = chrono::DateTime::parse_from_rfc3339(stamp)?;
+    let skew = (chrono::Utc::now() - db_time.with_timezone(&chrono::Utc)).num_seconds().abs();
+    assert!(skew < 60, "database time {stamp} is {skew}s away from now");
+    Ok(())
+}
+
+#[tokio::test]
+async fn unreachable_database_gets_503_with_a_short_code_and_no_url() -> anyhow::Result<()> {
+    // Port 1 on loopback is closed: the connection is refused at once.
+    let url = "postgresql://postgres:hunter2secret@127.0.0.1:1/app?sslmode=disable";
+    let env = variables(&[("database_url", url), ("database_port", "1"), ("secret_key", SECRET_KEY)]);
+    let app = TestApp::load(env)?;
+
+    let health = app.get("/auth/health").await?;
+    assert_eq!(health.status, 503);
+    assert_eq!(health.json(), json!({"status": "unhealthy", "error": "database_unreachable"}));
+
+    let test_db = app.get("/test-db").await?;
+    assert_eq!(test_db.status, 503);
+    assert_eq!(test_db.json(), json!({"error": "database_unreachable"}));
+
+    for text in [health.text(), test_db.text(), app.guest_output()] {
+        assert!(!text.contains("hunter2secret"), "password leaked: {text}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn default_sslmode_fails_against_an_untrusted_certificate_like_spin() -> anyhow::Result<()> {
+    // The local server offers TLS with a self-signed certificate: Spin tries
+    // TLS unless sslmode=disable, and the handshake fails.
+    let db = TestDb::create().await?;
+    let url = db.url().replace("?sslmode=disable", "");
+    let app = TestApp::load(variables(&[("database_url", &url), ("secret_key", SECRET_KEY)]))?;
+    let reply = app.get("/auth/health").await?;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(reply.json()["error"], "database_unreachable");
+    Ok(())
+}
+
+#[tokio::test]
+async fn sqlalchemy_style_url_works() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let url = db.url().replace("postgres://", "postgresql+psycopg2://");
+    let app = TestApp::load(variables(&[("database_url", &url), ("secret_key", SECRET_KEY)]))?;
+    let reply = app.get("/auth/health").await?;
+    assert_eq!(reply.status, 200, "{} / {}", reply.text(), app.guest_output());
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Fixtures: a fresh PostgreSQL database per test and the real app under the
+//! test host, with guest output printed when a test fails.
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use spin_test_host::variables::EnvProvider;
+use spin_test_host::{App, GuestOutput, HostOptions};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
+
+/// The maintenance connection the fixtures use (trust auth on loopback).
+pub const ADMIN_DSN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable";
+
+/// A key long enough for the service's 32-byte minimum.
+pub const SECRET_KEY: &str = "integration-test-secret-key-0123456789abcdef";
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+}
+
+pub fn manifest_path() -> PathBuf {
+    workspace_root().join("spin.toml")
+}
+
+/// A unique name per test and process, safe as a SQL identifier.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn admin() -> Result<tokio_postgres::Client> {
+    let (client, conn) = tokio_postgres::connect(ADMIN_DSN, tokio_postgres::NoTls)
+        .await
+        .context("connecting to PostgreSQL on 127.0.0.1:5432 (is it running?)")?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// A database created for one test and dropped (forcibly) when it ends.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Result<TestDb> {
+        let name = unique_name("auth_test");
+        admin().await?.batch_execute(&format!("CREATE DATABASE {name}")).await.context("CREATE DATABASE")?;
+        Ok(TestDb { name })
+    }
+
+    /// The Flask-style URL of this database, as users would set it.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/{}?sslmode=disable", self.name)
+    }
+
+    pub async fn client(&self) -> Result<tokio_postgres::Client> {
+        let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={} sslmode=disable", self.name);
+        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.context("connect test db")?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        // Drop runs inside the test's runtime, so clean up on a thread of its own.
+        let result = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(async { admin().await?.batch_execute(&sql).await.map_err(anyhow::Error::from) })
+        })
+        .join();
+        if !matches!(result, Ok(Ok(()))) {
+            eprintln!("warning: could not drop test database {}: {result:?}", self.name);
+        }
+    }
+}
+
+/// The app's variables as `SPIN_VARIABLE_*` entries.
+pub fn variables(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v.to_string())).collect()
+}
+
+/// The standard variables for a test database.
+pub fn default_variables(db: &TestDb) -> HashMap<String, String> {
+    variables(&[("database_url", &db.url()), ("secret_key", SECRET_KEY)])
+}
+
+/// The app loaded from the real `spin.toml` and `.wasm`.
+pub struct TestApp {
+    pub app: Arc<App>,
+    output: MemoryOutputPipe,
+}
+
+/// A buffered response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl TestApp {
+    pub fn load(env: HashMap<String, String>) -> Result<TestApp> {
+        let output = MemoryOutputPipe::new(16 << 20);
+        let options = HostOptions { env: EnvProvider::new(env), output: GuestOutput::Capture(output.clone()) };
+        let app = App::load(&manifest_path(), options)?;
+        Ok(TestApp { app: Arc::new(app), output })
+    }
+
+    /// What the guest printed so far.
+    pub fn guest_output(&self) -> String {
+        String::from_utf8_lossy(&self.output.contents()).into_owned()
+    }
+
+    pub async fn request(&self, req: hyper::Request<Full<Bytes>>) -> Result<Reply> {
+        let req = req.map(|body| body.map_err(|never| -> ErrorCode { match never {} }));
+        let response = self.app.handle(req, "127.0.0.1:40000".parse()?).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(|e| anyhow::anyhow!("reading body: {e:?}"))?.to_bytes();
+        Ok(Reply { status: parts.status.as_u16(), headers: parts.headers, body })
+    }
+
+    pub async fn send(&self, method: &str, path: &str) -> Result<Reply> {
+        let req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost:3000")
+            .body(Full::new(Bytes::new()))?;
+        self.request(req).await
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply> {
+        self.send("GET", path).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- guest output ---\n{}--- end of guest output ---", self.guest_output());
+        }
+    }
+}
