@@ -104,7 +104,10 @@ impl LoadedManifest {
             .with_context(|| format!("cannot read manifest {}", path.display()))?;
         let manifest = Manifest::parse(&text)
             .with_context(|| format!("invalid manifest {}", path.display()))?;
-        let dir = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         Ok(LoadedManifest { manifest, dir })
     }
 
@@ -194,6 +197,19 @@ database_url = "{{ database_url }}"
 command = "cargo build"
 watch = ["src/**/*.rs"]
 "#;
+
+    #[test]
+    fn relative_paths_start_at_the_manifest_directory() {
+        let dir = std::env::temp_dir().join(format!("manifest-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("spin.toml"), MINIMAL).unwrap();
+        let loaded = LoadedManifest::load(&dir.join("spin.toml")).unwrap();
+        assert_eq!(loaded.source_path(&loaded.manifest.component["auth"]), dir.join("target/auth.wasm"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        // A bare file name means the current directory, never an empty path.
+        let err = LoadedManifest::load(Path::new("no-such-manifest.toml")).unwrap_err();
+        assert!(format!("{err:#}").contains("no-such-manifest.toml"));
+    }
 
     #[test]
     fn parses_variables_triggers_and_components() {
