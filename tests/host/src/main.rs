@@ -7,7 +7,7 @@
 //! ```
 
 use anyhow::{bail, Context, Result};
-use spin_test_host::manifest::LoadedManifest;
+use spin_test_host::manifest::{base_dir, LoadedManifest};
 use spin_test_host::variables::EnvProvider;
 use spin_test_host::{server, App, HostOptions};
 use std::path::{Path, PathBuf};
@@ -80,8 +80,7 @@ async fn main() -> Result<()> {
             return Ok(());
         }
     }
-    let dir = args.manifest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut env = EnvProvider::from_process(dir)?;
+    let mut env = EnvProvider::from_process(&base_dir(&args.manifest))?;
     for (name, value) in &args.variables {
         env.set_variable(name, value);
     }
