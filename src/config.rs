@@ -105,9 +105,107 @@ impl DatabaseUrl {
     }
 }
 
-/// Spin's variables interface.
-#[cfg(target_arch = "wasm32")]
+fn optional(source: &dyn VariableSource, variable: &'static str) -> Result<Option<String>, ConfigError> {
+    match source.get(variable) {
+        Ok(value) => Ok(value.filter(|v| !v.trim().is_empty())),
+        Err(provider) => Err(ConfigError { variable, problem: format!("could not be read: {provider}") }),
+    }
+}
+
+fn malformed(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable, problem: problem.into() }
+}
+
+/// An integer setting within `min..=max`, or its default when unset.
+fn integer(
+    source: &dyn VariableSource,
+    variable: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = optional(source, variable)? else { return Ok(default) };
+    let value: u64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| malformed(variable, "is malformed: expected a whole number"))?;
+    if !(min..=max).contains(&value) {
+        return Err(malformed(variable, format!("must be between {min} and {max}, found {value}")));
+    }
+    Ok(value)
+}
+
+/// The JWT signing key (`secret_key`), at least 32 bytes.
+pub fn token_key(source: &dyn VariableSource) -> Result<crate::tokens::TokenKey, ConfigError> {
+    const VARIABLE: &str = "secret_key";
+    let secret = required(source, VARIABLE)?;
+    crate::tokens::TokenKey::new(secret.as_bytes()).map_err(|short| {
+        malformed(
+            VARIABLE,
+            format!("is too short: {} bytes, at least {} required", short.0, crate::tokens::MIN_KEY_BYTES),
+        )
+    })
+}
+
+/// Token lifetime in seconds (`token_ttl_seconds`, default one hour).
+pub fn token_ttl_seconds(source: &dyn VariableSource) -> Result<u64, ConfigError> {
+    integer(source, "token_ttl_seconds", 3600, 60, 30 * 24 * 3600)
+}
+
+/// The password hasher (`password_iterations`, never below OWASP's 600,000).
+pub fn password_hasher(source: &dyn VariableSource) -> Result<crate::passwords::Hasher, ConfigError> {
+    use crate::passwords::{Hasher, MIN_ITERATIONS};
+    let max = 10_000_000;
+    let iterations = integer(source, "password_iterations", MIN_ITERATIONS.into(), MIN_ITERATIONS.into(), max)?;
+    // The range check above keeps the value within u32 and the minimum.
+    Hasher::new(iterations as u32).map_err(|_| malformed("password_iterations", "is below 600000"))
+}
+
+/// Whether `POST /register` is open (`registration_enabled`, default true).
+pub fn registration_enabled(source: &dyn VariableSource) -> Result<bool, ConfigError> {
+    match optional(source, "registration_enabled")?.as_deref().map(str::trim) {
+        None => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" || v.eq_ignore_ascii_case("yes") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" || v.eq_ignore_ascii_case("no") => Ok(false),
+        Some(_) => Err(malformed("registration_enabled", "is malformed: expected true or false")),
+    }
+}
+
+/// Origins allowed by CORS (`cors_allowed_origins`): `*` or a comma-separated list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+pub fn cors_allowed_origins(source: &dyn VariableSource) -> Result<AllowedOrigins, ConfigError> {
+    let raw = optional(source, "cors_allowed_origins")?.unwrap_or_else(|| "*".into());
+    if raw.trim() == "*" {
+        return Ok(AllowedOrigins::Any);
+    }
+    let list: Vec<String> = raw
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    Ok(AllowedOrigins::List(list))
+}
+
+/// The bearer token for admin endpoints (`admin_token`); `None` disables them.
+pub fn admin_token(source: &dyn VariableSource) -> Result<Option<String>, ConfigError> {
+    optional(source, "admin_token")
+}
+
+/// Spin's variables interface (natively, where there is no Spin host, every
+/// read fails).
 pub struct SpinVariables;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl VariableSource for SpinVariables {
+    fn get(&self, _name: &str) -> Result<Option<String>, String> {
+        Err("no Spin host".into())
+    }
+}
 
 #[cfg(target_arch = "wasm32")]
 impl VariableSource for SpinVariables {
@@ -166,6 +264,42 @@ pub mod tests {
             let err = DatabaseUrl::from_source(&source).unwrap_err();
             assert_eq!(err.to_string(), "configuration variable `database_url` is not set");
         }
+    }
+
+    #[test]
+    fn secret_key_must_have_32_bytes_and_is_never_echoed() {
+        let short = MapSource(HashMap::from([("secret_key", "tooshortsecret")]));
+        let err = token_key(&short).unwrap_err();
+        assert_eq!(err.to_string(), "configuration variable `secret_key` is too short: 14 bytes, at least 32 required");
+        let ok = MapSource(HashMap::from([("secret_key", "0123456789abcdef0123456789abcdef")]));
+        assert!(token_key(&ok).is_ok());
+        assert_eq!(token_key(&MapSource(HashMap::new())).unwrap_err().problem, "is not set");
+    }
+
+    #[test]
+    fn integers_have_defaults_and_bounds() {
+        let none = MapSource(HashMap::new());
+        assert_eq!(token_ttl_seconds(&none).unwrap(), 3600);
+        assert_eq!(password_hasher(&none).unwrap().iterations(), 600_000);
+        let bad = MapSource(HashMap::from([("token_ttl_seconds", "soon"), ("password_iterations", "1000")]));
+        assert!(token_ttl_seconds(&bad).unwrap_err().to_string().contains("`token_ttl_seconds` is malformed"));
+        assert!(password_hasher(&bad).unwrap_err().to_string().contains("between 600000 and"));
+        let raised = MapSource(HashMap::from([("password_iterations", "650000")]));
+        assert_eq!(password_hasher(&raised).unwrap().iterations(), 650_000);
+    }
+
+    #[test]
+    fn flags_and_origin_lists_parse() {
+        let src = |k, v| MapSource(HashMap::from([(k, v)]));
+        assert!(registration_enabled(&MapSource(HashMap::new())).unwrap());
+        assert!(!registration_enabled(&src("registration_enabled", "false")).unwrap());
+        assert!(registration_enabled(&src("registration_enabled", "maybe")).is_err());
+        assert_eq!(cors_allowed_origins(&MapSource(HashMap::new())).unwrap(), AllowedOrigins::Any);
+        assert_eq!(
+            cors_allowed_origins(&src("cors_allowed_origins", "https://a.example, https://b.example/")).unwrap(),
+            AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+        assert_eq!(admin_token(&src("admin_token", "")).unwrap(), None);
     }
 
     #[test]

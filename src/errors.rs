@@ -7,15 +7,21 @@ use crate::config::ConfigError;
 use crate::http_io::Method;
 use crate::response::Response;
 use serde_json::json;
+use std::borrow::Cow;
 
 #[derive(Debug)]
 pub enum ApiError {
+    /// No such route.
     NotFound,
     MethodNotAllowed(&'static [Method]),
-    BadRequest(&'static str),
+    /// A client error with the contract's `{"message": ...}` body.
+    Client { status: u16, message: Cow<'static, str> },
     PayloadTooLarge,
     /// A dependency (database, configuration) is not usable: 503.
     Unavailable(Unavailable),
+    /// A failure inside the service that no client input causes (the
+    /// system's random source, a signing failure); logged, answered 500.
+    Internal(&'static str),
 }
 
 pub type ApiResult = Result<Response, ApiError>;
@@ -66,6 +72,34 @@ impl From<Unavailable> for ApiError {
 }
 
 impl ApiError {
+    fn client(status: u16, message: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError::Client { status, message: message.into() }
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> ApiError {
+        ApiError::client(400, message)
+    }
+
+    pub fn unauthorized(message: &'static str) -> ApiError {
+        ApiError::client(401, message)
+    }
+
+    pub fn forbidden(message: &'static str) -> ApiError {
+        ApiError::client(403, message)
+    }
+
+    pub fn missing(message: &'static str) -> ApiError {
+        ApiError::client(404, message)
+    }
+
+    pub fn conflict(message: &'static str) -> ApiError {
+        ApiError::client(409, message)
+    }
+
+    pub fn invalid_credentials() -> ApiError {
+        ApiError::unauthorized("Invalid credentials")
+    }
+
     pub fn into_response(self) -> Response {
         match self {
             ApiError::NotFound => Response::json(404, &json!({"message": "Not found"})),
@@ -74,7 +108,7 @@ impl ApiError {
                 Response::json(405, &json!({"message": "Method not allowed"}))
                     .with_header("allow", allow.join(", "))
             }
-            ApiError::BadRequest(message) => Response::json(400, &json!({"message": message})),
+            ApiError::Client { status, message } => Response::json(status, &json!({"message": message})),
             ApiError::PayloadTooLarge => {
                 Response::json(413, &json!({"message": "Request body too large"}))
             }
@@ -84,6 +118,10 @@ impl ApiError {
                     body["message"] = detail.into();
                 }
                 Response::json(503, &body)
+            }
+            ApiError::Internal(what) => {
+                eprintln!("auth: internal error: {what}");
+                Response::json(500, &json!({"message": "Internal server error"}))
             }
         }
     }

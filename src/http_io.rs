@@ -1,9 +1,6 @@
 //! The boundary with `wasi:http`: reads an incoming request into a plain
 //! [`Request`] (bounded body) and writes a [`Response`] back.
 
-use crate::errors::ApiError;
-use crate::response::Response;
-
 /// Largest request body accepted; anything longer is refused with 413 before
 /// it is parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -75,6 +72,8 @@ impl Request {
 #[cfg(target_arch = "wasm32")]
 mod wasi_io {
     use super::*;
+    use crate::errors::ApiError;
+    use crate::response::Response;
     use futures::{SinkExt, StreamExt};
     use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 
@@ -108,7 +107,7 @@ mod wasi_io {
         let mut body = Vec::new();
         let mut stream = incoming.into_body_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|_| ApiError::BadRequest("Could not read request body"))?;
+            let chunk = chunk.map_err(|_| ApiError::bad_request("Could not read request body"))?;
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(ApiError::PayloadTooLarge);
             }

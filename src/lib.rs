@@ -1,54 +1,91 @@
 //! The `auth` HTTP component: entry point and route table.
 //!
 //! Everything below the entry point is plain Rust: handlers receive an
-//! [`http_io::Request`] and return an [`errors::ApiResult`], so the logic
-//! unit-tests natively without a Spin host.
+//! [`http_io::Request`] and return an [`errors::ApiResult`], and the
+//! password, token and account logic never touch `spin_sdk`, so they
+//! unit-test natively.
 
+pub mod accounts;
 pub mod config;
+pub mod cors;
 pub mod errors;
+pub mod events;
 pub mod handlers;
 pub mod http_io;
+pub mod json_body;
+pub mod migrations;
+pub mod passwords;
 pub mod response;
 pub mod store;
+pub mod tokens;
 
 use errors::ApiError;
 use http_io::{Method, Request};
 use response::Response;
 
-/// What the router decided for a request.
+/// Every endpoint of the service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
     TestDb,
+    Login,
+    Register,
+    Profile,
+    TestEvent,
+    AdminMigrate,
 }
 
-/// The route table: path → route, and the methods each route accepts.
+const GET: &[Method] = &[Method::Get, Method::Head];
+const POST: &[Method] = &[Method::Post];
+
+/// The route table: path → route and the methods it serves.
 pub fn route(path: &str) -> Option<(Route, &'static [Method])> {
-    match path {
-        "/auth/health" => Some((Route::Health, &[Method::Get, Method::Head])),
-        "/test-db" => Some((Route::TestDb, &[Method::Get, Method::Head])),
-        _ => None,
-    }
+    Some(match path {
+        "/auth/health" => (Route::Health, GET),
+        "/test-db" => (Route::TestDb, GET),
+        "/login" => (Route::Login, POST),
+        "/register" => (Route::Register, POST),
+        "/profile" => (Route::Profile, GET),
+        "/test-event" => (Route::TestEvent, GET),
+        "/admin/migrate" => (Route::AdminMigrate, POST),
+        _ => return None,
+    })
 }
 
-/// Dispatches one request to its handler.
-pub fn dispatch(req: &Request) -> Response {
-    let Some((route, methods)) = route(req.path()) else {
-        return ApiError::NotFound.into_response();
-    };
-    if !methods.contains(&req.method) {
-        return ApiError::MethodNotAllowed(methods).into_response();
-    }
+fn handle(route: Route, req: &Request) -> Response {
     let result = match route {
         Route::Health => handlers::health::get(),
         Route::TestDb => handlers::test_db::get(),
+        Route::Login => handlers::login::post(req),
+        Route::Register => handlers::register::post(req),
+        Route::Profile => handlers::profile::get(req),
+        Route::TestEvent => handlers::test_event::get(),
+        Route::AdminMigrate => handlers::admin::migrate(req),
     };
     result.unwrap_or_else(ApiError::into_response)
 }
 
+/// Routes one request, answers preflights, and adds CORS headers when the
+/// request names an `Origin` (only then is `cors_allowed_origins` read).
+pub fn dispatch(req: &Request) -> Response {
+    let response = match route(req.path()) {
+        None => ApiError::NotFound.into_response(),
+        Some((_, methods)) if req.method == Method::Options => cors::preflight(methods),
+        Some((_, methods)) if !methods.contains(&req.method) => ApiError::MethodNotAllowed(methods).into_response(),
+        Some((route, _)) => handle(route, req),
+    };
+    match req.header("origin") {
+        Some(origin) => match config::cors_allowed_origins(&config::SpinVariables) {
+            Ok(allowed) => cors::decorate(response, origin, &allowed),
+            Err(err) => ApiError::from(err).into_response(),
+        },
+        None => response,
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
-async fn handle(
+async fn handle_request(
     incoming: spin_sdk::http::IncomingRequest,
     out: spin_sdk::http::ResponseOutparam,
 ) {
@@ -57,4 +94,27 @@ async fn handle(
         Err(err) => err.into_response(),
     };
     http_io::send_response(out, response).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_table_maps_paths_and_methods() {
+        assert_eq!(route("/login").map(|r| r.0), Some(Route::Login));
+        assert_eq!(route("/profile").map(|r| r.1), Some(GET));
+        assert_eq!(route("/login/"), None);
+        assert_eq!(route("/LOGIN"), None);
+    }
+
+    #[test]
+    fn unknown_paths_and_methods_need_no_host() {
+        let resp = dispatch(&Request::new(Method::Get, "/missing"));
+        assert_eq!(resp.status, 404);
+        let resp = dispatch(&Request::new(Method::Delete, "/login"));
+        assert_eq!((resp.status, resp.header("allow")), (405, Some("POST")));
+        let resp = dispatch(&Request::new(Method::Options, "/login"));
+        assert_eq!(resp.status, 204);
+    }
 }

@@ -2,11 +2,17 @@
 //!
 //! Spin 4.0.0–4.0.2 hang for good on a `query` that returns zero rows
 //! (spinframework/spin#3671), so every statement run through `query` returns
-//! at least one row. Spin also cannot read `timestamptz` columns, so times are
-//! selected as text.
+//! at least one row: lookups select from a one-row subquery `LEFT JOIN` the
+//! table and read "not found" from the nulls. Spin also cannot read
+//! `timestamptz` columns, so times are selected as text. Writes that belong
+//! together run as one statement (data-modifying CTEs), which PostgreSQL
+//! applies atomically, so each endpoint costs as few round trips as possible.
 
 use crate::config::DatabaseUrl;
 use crate::errors::Unavailable;
+use crate::events::Event;
+use crate::migrations;
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError, RowSet};
 
 /// SQL statements, all with `$n` parameters.
 pub mod sql {
@@ -14,45 +20,131 @@ pub mod sql {
     pub const PING: &str = "SELECT 1";
     /// The database clock as ISO-8601 UTC text with microseconds.
     pub const NOW: &str =
-        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+        r#"SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#;
+    /// A login name is a username or an e-mail (any case); a username match wins.
+    pub const FIND_LOGIN_USER: &str = r#"SELECT u.id, u.username, u.email, u.password
+        FROM (SELECT 1) AS one
+        LEFT JOIN "user" u ON u.username = $1 OR lower(u.email) = lower($1)
+        ORDER BY (u.username = $1) DESC NULLS LAST
+        LIMIT 1"#;
+    pub const FIND_USER: &str = r#"SELECT u.id, u.username, u.email
+        FROM (SELECT 1) AS one
+        LEFT JOIN "user" u ON u.id = $1"#;
+    /// A good login: reset the failure counter, stamp the time, replace the
+    /// hash when `$2` is not null, and queue the event, atomically.
+    pub const LOGIN_SUCCEEDED: &str = r#"WITH updated AS (
+            UPDATE "user" SET password = COALESCE($2::varchar, password),
+                last_login_at = now(), failed_login_count = 0,
+                updated_at = CASE WHEN $2::varchar IS NULL THEN updated_at ELSE now() END
+            WHERE id = $1 RETURNING id)
+        INSERT INTO auth_outbox (id, event, payload) SELECT $3::varchar, $4::varchar, $5::jsonb FROM updated"#;
+    /// A failed login: count it against the account (if any) and queue the event.
+    pub const LOGIN_FAILED: &str = r#"WITH counted AS (
+            UPDATE "user" SET failed_login_count = failed_login_count + 1 WHERE id = $1 RETURNING id)
+        INSERT INTO auth_outbox (id, event, payload) VALUES ($2, $3, $4)"#;
+    /// Registration: insert unless the username or (case-insensitive) e-mail
+    /// is taken, queue the event, and report which one clashed.
+    pub const REGISTER: &str = r#"WITH inserted AS (
+            INSERT INTO "user" (id, username, password, email)
+            SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar
+            WHERE NOT EXISTS (SELECT 1 FROM "user" WHERE username = $2 OR lower(email) = lower($4))
+            ON CONFLICT DO NOTHING
+            RETURNING id),
+        queued AS (
+            INSERT INTO auth_outbox (id, event, payload) SELECT $5::varchar, $6::varchar, $7::jsonb FROM inserted RETURNING id)
+        SELECT (SELECT count(*) FROM inserted)::int4 AS created,
+            EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS username_taken"#;
+    pub const INSERT_EVENT: &str = "INSERT INTO auth_outbox (id, event, payload) VALUES ($1, $2, $3)";
+}
+
+/// A user row as the endpoints need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub email: String,
+    /// Only filled by the login lookup.
+    pub password: Option<String>,
+}
+
+/// What registration found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    UsernameTaken,
+    EmailTaken,
+}
+
+/// A new account, already validated and hashed.
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
 }
 
 /// How a `spin:postgres` error is reported: a short code for the client and
 /// the (redacted) detail for the log.
-pub fn classify(url: &DatabaseUrl, what: &str, err: &spin_sdk::pg4::PgError) -> Unavailable {
-    use spin_sdk::pg4::PgError;
+fn classify(url: &DatabaseUrl, what: &str, err: &PgError) -> Unavailable {
     let (kind, detail) = match err {
-        PgError::ConnectionFailed(msg) if msg.contains("not permitted") || msg.contains("not allowed") => {
-            (Unavailable::DatabaseNotAllowed, msg.clone())
-        }
+        PgError::ConnectionFailed(msg) if msg.contains("not permitted") => (Unavailable::DatabaseNotAllowed, msg.clone()),
         PgError::ConnectionFailed(msg) => (Unavailable::DatabaseUnreachable, msg.clone()),
+        PgError::QueryFailed(QueryError::DbError(e)) => (Unavailable::DatabaseError, format!("{} ({})", e.message, e.code)),
         other => (Unavailable::DatabaseError, format!("{other:?}")),
     };
     eprintln!("auth: {what} failed ({}): {}", kind.code(), url.redact(&detail));
     kind
 }
 
+/// Whether an error means the schema is missing a table or column.
+fn is_schema_missing(err: &PgError) -> bool {
+    matches!(err, PgError::QueryFailed(QueryError::DbError(e)) if e.code == "42P01" || e.code == "42703")
+}
+
+fn text(value: &str) -> ParameterValue {
+    ParameterValue::Str(value.to_owned())
+}
+
+fn json(event: &Event) -> ParameterValue {
+    ParameterValue::Jsonb(event.body.clone())
+}
+
+fn cell_text(value: Option<&DbValue>) -> Option<String> {
+    match value {
+        Some(DbValue::Str(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// An open database connection.
 pub struct Store {
     url: DatabaseUrl,
-    conn: spin_sdk::pg4::Connection,
+    conn: Connection,
 }
 
 impl Store {
     pub fn open(url: DatabaseUrl) -> Result<Store, Unavailable> {
-        match spin_sdk::pg4::Connection::open(url.expose()) {
+        match Connection::open(url.expose()) {
             Ok(conn) => Ok(Store { url, conn }),
             Err(err) => Err(classify(&url, "opening the database connection", &err)),
         }
     }
 
-    /// Runs a statement expected to return one text cell.
-    fn query_text(&self, what: &str, statement: &str) -> Result<String, Unavailable> {
-        use spin_sdk::pg4::DbValue;
-        let rows = self
-            .conn
-            .query(statement, &[])
-            .map_err(|err| classify(&self.url, what, &err))?;
+    /// Runs `op`; when it fails because the schema is missing, applies the
+    /// migrations and tries once more.
+    fn with_schema<T>(&self, what: &str, op: impl Fn(&Connection) -> Result<T, PgError>) -> Result<T, Unavailable> {
+        match op(&self.conn) {
+            Err(err) if is_schema_missing(&err) => {
+                eprintln!("auth: {what}: schema is missing a table or column; applying migrations");
+                self.migrate()?;
+                op(&self.conn).map_err(|err| classify(&self.url, what, &err))
+            }
+            other => other.map_err(|err| classify(&self.url, what, &err)),
+        }
+    }
+
+    fn first_text(&self, what: &str, statement: &str) -> Result<String, Unavailable> {
+        let rows = self.conn.query(statement, &[]).map_err(|err| classify(&self.url, what, &err))?;
         match rows.rows.first().and_then(|row| row.first()) {
             Some(DbValue::Str(text)) => Ok(text.clone()),
             Some(DbValue::Int32(n)) => Ok(n.to_string()),
@@ -65,11 +157,103 @@ impl Store {
 
     /// One round trip proving the database answers.
     pub fn ping(&self) -> Result<(), Unavailable> {
-        self.query_text("health ping", sql::PING).map(drop)
+        self.first_text("health ping", sql::PING).map(drop)
     }
 
     /// The database's current time, ISO-8601 UTC.
     pub fn now(&self) -> Result<String, Unavailable> {
-        self.query_text("reading the database time", sql::NOW)
+        self.first_text("reading the database time", sql::NOW)
     }
+
+    /// The account a login name (username or e-mail) refers to.
+    pub fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable> {
+        let rows = self.with_schema("looking up a login", |c| c.query(sql::FIND_LOGIN_USER, &[text(login)]))?;
+        Ok(first_user(&rows, true))
+    }
+
+    pub fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
+        let rows = self.with_schema("looking up a user", |c| c.query(sql::FIND_USER, &[text(id)]))?;
+        Ok(first_user(&rows, false))
+    }
+
+    /// Records a good login; `false` when the account vanished meanwhile.
+    pub fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, event: &Event) -> Result<bool, Unavailable> {
+        let hash = new_hash.map_or(ParameterValue::DbNull, text);
+        let params = [text(user_id), hash, text(&event.id), text(event.name), json(event)];
+        let rows = self.with_schema("recording a login", |c| c.execute(sql::LOGIN_SUCCEEDED, &params))?;
+        Ok(rows == 1)
+    }
+
+    pub fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable> {
+        let params = [text(user_id.unwrap_or("")), text(&event.id), text(event.name), json(event)];
+        self.with_schema("recording a failed login", |c| c.execute(sql::LOGIN_FAILED, &params)).map(drop)
+    }
+
+    pub fn register(&self, user: &NewUser<'_>, event: &Event) -> Result<Registration, Unavailable> {
+        let params = [
+            text(user.id),
+            text(user.username),
+            text(user.password_hash),
+            text(user.email),
+            text(&event.id),
+            text(event.name),
+            json(event),
+        ];
+        let rows = self.with_schema("registering a user", |c| c.query(sql::REGISTER, &params))?;
+        let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
+        Ok(match (row.first(), row.get(1)) {
+            (Some(DbValue::Int32(1)), _) => Registration::Created,
+            (_, Some(DbValue::Boolean(true))) => Registration::UsernameTaken,
+            _ => Registration::EmailTaken,
+        })
+    }
+
+    pub fn insert_event(&self, event: &Event) -> Result<(), Unavailable> {
+        let params = [text(&event.id), text(event.name), json(event)];
+        self.with_schema("storing an event", |c| c.execute(sql::INSERT_EVENT, &params)).map(drop)
+    }
+
+    /// Applies pending migrations; returns the versions applied.
+    pub fn migrate(&self) -> Result<Vec<i32>, Unavailable> {
+        let run = |what: &str, statement: &str, params: &[ParameterValue]| {
+            self.conn.execute(statement, params).map_err(|err| classify(&self.url, what, &err))
+        };
+        run("starting migrations", migrations::sql::BEGIN, &[])?;
+        let result = (|| {
+            run("taking the migration lock", migrations::sql::LOCK, &[ParameterValue::Int64(migrations::LOCK_KEY)])?;
+            run("creating the migrations table", migrations::sql::CREATE_VERSIONS, &[])?;
+            let current: i32 = self.first_text("reading the schema version", migrations::sql::CURRENT_VERSION)?
+                .parse()
+                .map_err(|_| Unavailable::DatabaseError)?;
+            let mut applied = Vec::new();
+            for migration in migrations::pending(current) {
+                for statement in migration.statements() {
+                    run(migration.name, &statement, &[])?;
+                }
+                run(
+                    "recording a migration",
+                    migrations::sql::RECORD,
+                    &[ParameterValue::Int32(migration.version), text(migration.name)],
+                )?;
+                applied.push(migration.version);
+            }
+            run("committing migrations", migrations::sql::COMMIT, &[])?;
+            Ok(applied)
+        })();
+        if result.is_err() {
+            let _ = self.conn.execute(migrations::sql::ROLLBACK, &[]);
+        }
+        result
+    }
+}
+
+/// The user in the first row, or `None` when the row is the join's nulls.
+fn first_user(rows: &RowSet, with_password: bool) -> Option<User> {
+    let row = rows.rows.first()?;
+    Some(User {
+        id: cell_text(row.first())?,
+        username: cell_text(row.get(1))?,
+        email: cell_text(row.get(2))?,
+        password: if with_password { cell_text(row.get(3)) } else { None },
+    })
 }

@@ -1,25 +1,50 @@
 //! One module per endpoint.
 
+pub mod admin;
 pub mod health;
+pub mod login;
+pub mod profile;
+pub mod register;
 pub mod test_db;
+pub mod test_event;
 
-use crate::config::{ConfigError, DatabaseUrl};
+use crate::config::{DatabaseUrl, SpinVariables};
 use crate::errors::Unavailable;
 use crate::store::Store;
 
 /// Opens the database named by `database_url`.
 pub(crate) fn open_store() -> Result<Store, Unavailable> {
-    let url = database_url().map_err(Unavailable::Misconfigured)?;
+    let url = DatabaseUrl::from_source(&SpinVariables).map_err(Unavailable::Misconfigured)?;
     Store::open(url)
 }
 
-#[cfg(target_arch = "wasm32")]
-fn database_url() -> Result<DatabaseUrl, ConfigError> {
-    DatabaseUrl::from_source(&crate::config::SpinVariables)
+/// The token of an `Authorization: Bearer <token>` header (scheme in any
+/// case); `None` when the header is absent, not UTF-8, another scheme or empty.
+pub(crate) fn bearer_token(req: &crate::http_io::Request) -> Option<&str> {
+    let value = req.header("authorization")?.trim();
+    let (scheme, token) = value.split_once(char::is_whitespace)?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Natively there is no Spin host to ask.
-#[cfg(not(target_arch = "wasm32"))]
-fn database_url() -> Result<DatabaseUrl, ConfigError> {
-    Err(ConfigError { variable: DatabaseUrl::VARIABLE, problem: "needs a Spin host".into() })
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http_io::{Method, Request};
+
+    fn with_auth(value: &[u8]) -> Request {
+        let mut req = Request::new(Method::Get, "/profile");
+        req.headers.push(("authorization".into(), value.to_vec()));
+        req
+    }
+
+    #[test]
+    fn bearer_token_needs_the_scheme_and_a_token() {
+        assert_eq!(bearer_token(&with_auth(b"Bearer abc.def.ghi")), Some("abc.def.ghi"));
+        assert_eq!(bearer_token(&with_auth(b"bearer   abc ")), Some("abc"));
+        for bad in [&b"Basic dXNlcjpwdw=="[..], b"Bearer", b"Bearer   ", b"abc.def.ghi", b"", b"Bearer \xff\xfe"] {
+            assert_eq!(bearer_token(&with_auth(bad)), None, "{bad:?}");
+        }
+        assert_eq!(bearer_token(&Request::new(Method::Get, "/profile")), None);
+    }
 }

@@ -4,9 +4,14 @@
 
 mod support;
 
+mod accounts;
 mod config;
+mod cors;
+mod flask_compat;
 mod health;
+mod hostile;
 mod host_postgres;
+mod migrations;
 mod permissions;
 mod routing;
 mod server;

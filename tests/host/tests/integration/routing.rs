@@ -7,7 +7,7 @@ use serde_json::json;
 async fn unknown_path_gets_a_json_404() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
     let app = TestApp::load(default_variables(&db))?;
-    for path in ["/", "/nope", "/auth/health/extra", "/auth", "/login?next=/x"] {
+    for path in ["/", "/nope", "/auth/health/extra", "/auth", "/login/extra?next=/x", "/LOGIN"] {
         let reply = app.get(path).await?;
         assert_eq!(reply.status, 404, "{path}");
         assert_eq!(reply.json(), json!({"message": "Not found"}), "{path}");

@@ -59,6 +59,12 @@ impl TestDb {
         format!("postgres://postgres@127.0.0.1:5432/{}?sslmode=disable", self.name)
     }
 
+    /// Outbox rows as (event name, payload), oldest first.
+    pub async fn outbox(&self) -> Result<Vec<(String, serde_json::Value)>> {
+        let rows = self.client().await?.query("SELECT event, payload FROM auth_outbox ORDER BY seq", &[]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     pub async fn client(&self) -> Result<tokio_postgres::Client> {
         let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={} sslmode=disable", self.name);
         let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.context("connect test db")?;
@@ -153,6 +159,40 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> Result<Reply> {
         self.send("GET", path).await
+    }
+
+    /// A request with any method, headers and raw body.
+    pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Result<Reply> {
+        let mut builder = hyper::Request::builder().method(method).uri(path).header("host", "localhost:3000");
+        for (name, value) in headers {
+            builder = builder.header(*name, hyper::header::HeaderValue::from_bytes(value)?);
+        }
+        self.request(builder.body(Full::new(Bytes::copy_from_slice(body)))?).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Reply> {
+        let body = serde_json::to_vec(body)?;
+        self.raw("POST", path, &[("content-type", b"application/json")], &body).await
+    }
+
+    pub async fn get_authorized(&self, path: &str, token: &str) -> Result<Reply> {
+        self.raw("GET", path, &[("authorization", format!("Bearer {token}").as_bytes())], b"").await
+    }
+
+    /// Registers an account and returns its user id.
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> Result<String> {
+        let reply = self
+            .post_json("/register", &serde_json::json!({"username": username, "email": email, "password": password}))
+            .await?;
+        anyhow::ensure!(reply.status == 201, "register {username}: {} {}", reply.status, reply.text());
+        Ok(reply.json()["user_id"].as_str().context("user_id")?.to_owned())
+    }
+
+    /// Logs in and returns the token.
+    pub async fn login(&self, username: &str, password: &str) -> Result<String> {
+        let reply = self.post_json("/login", &serde_json::json!({"username": username, "password": password})).await?;
+        anyhow::ensure!(reply.status == 200, "login {username}: {} {}", reply.status, reply.text());
+        Ok(reply.json()["token"].as_str().context("token")?.to_owned())
     }
 }
 

@@ -1,0 +1,29 @@
+//! Admin endpoints, behind the `admin_token` bearer token; they do not exist
+//! (404) while no token is configured.
+
+use crate::config::{self, SpinVariables};
+use crate::errors::{ApiError, ApiResult};
+use crate::http_io::Request;
+use crate::response::Response;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+fn authorize(req: &Request) -> Result<(), ApiError> {
+    let Some(expected) = config::admin_token(&SpinVariables)? else {
+        return Err(ApiError::NotFound);
+    };
+    let given = super::bearer_token(req).ok_or(ApiError::unauthorized("Token is missing"))?;
+    if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Invalid admin token"))
+    }
+}
+
+/// `POST /admin/migrate`: applies pending schema migrations.
+pub fn migrate(req: &Request) -> ApiResult {
+    authorize(req)?;
+    let applied = super::open_store()?.migrate()?;
+    let version = crate::migrations::MIGRATIONS.last().map_or(0, |m| m.version);
+    Ok(Response::json(200, &json!({"applied": applied, "version": version})))
+}

@@ -1,0 +1,42 @@
+//! `POST /register`: a new account, and a `UserRegistered` event.
+
+use crate::accounts::{password_acceptable, Email, Username, PASSWORD_RULE};
+use crate::config::{self, SpinVariables};
+use crate::errors::{ApiError, ApiResult};
+use crate::events::Event;
+use crate::http_io::Request;
+use crate::json_body::{json_object, string_field};
+use crate::passwords::MAX_PASSWORD_BYTES;
+use crate::response::Response;
+use crate::store::{NewUser, Registration};
+use serde_json::json;
+
+pub fn post(req: &Request) -> ApiResult {
+    if !config::registration_enabled(&SpinVariables)? {
+        return Err(ApiError::forbidden("Registration is disabled"));
+    }
+    let body = json_object(req)?;
+    let username = string_field(&body, "username", 1024)?;
+    let email = string_field(&body, "email", 1024)?;
+    let password = string_field(&body, "password", MAX_PASSWORD_BYTES)?;
+    let username = Username::parse(&username).ok_or(ApiError::bad_request(Username::RULE))?;
+    let email = Email::parse(&email).ok_or(ApiError::bad_request(Email::RULE))?;
+    if !password_acceptable(&password) {
+        return Err(ApiError::bad_request(PASSWORD_RULE));
+    }
+
+    let hasher = config::password_hasher(&SpinVariables)?;
+    let store = super::open_store()?;
+    let password_hash = hasher.hash(&password).map_err(|_| ApiError::Internal("no randomness for a salt"))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let event = Event::user_registered(&id, username.as_str(), email.as_str());
+    let user = NewUser { id: &id, username: username.as_str(), email: email.as_str(), password_hash: &password_hash };
+    match store.register(&user, &event)? {
+        Registration::Created => Ok(Response::json(
+            201,
+            &json!({"user_id": id, "username": username.as_str(), "email": email.as_str()}),
+        )),
+        Registration::UsernameTaken => Err(ApiError::conflict("Username already taken")),
+        Registration::EmailTaken => Err(ApiError::conflict("Email already registered")),
+    }
+}

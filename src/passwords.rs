@@ -1,0 +1,232 @@
+//! Password hashing: PBKDF2-HMAC-SHA256 stored as PHC strings, plus the Flask
+//! service's legacy format, verified and flagged for upgrade.
+//!
+//! Every verification does the same PBKDF2 work whether or not the account
+//! exists and whatever format its hash is in, so the time a login takes does
+//! not tell an attacker which usernames are real.
+
+use pbkdf2::phc::PasswordHash;
+use pbkdf2::{pbkdf2_hmac, Params, Pbkdf2};
+use password_hash::{CustomizedPasswordHasher, PasswordVerifier};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// OWASP's figure for PBKDF2-HMAC-SHA256 (Password Storage Cheat Sheet, 2023).
+pub const MIN_ITERATIONS: u32 = Params::RECOMMENDED_ROUNDS;
+/// Longer passwords are refused before any hashing.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+const SALT_BYTES: usize = 16;
+const OUTPUT_BYTES: usize = 32;
+
+/// The Flask service's scheme: one fixed salt, 1,000 iterations, 64 bytes, hex.
+mod legacy {
+    pub const SALT: &[u8] = b"salt";
+    pub const ITERATIONS: u32 = 1000;
+    pub const BYTES: usize = 64;
+}
+
+/// A stored password hash in one of the formats this service reads.
+#[derive(Debug)]
+pub enum StoredHash {
+    /// `$pbkdf2-sha256$i=...,l=...$salt$hash`.
+    Pbkdf2(PasswordHash),
+    /// `hex(PBKDF2-HMAC-SHA256(password, b"salt", 1000, 64))` from the Flask service.
+    LegacyFlask([u8; legacy::BYTES]),
+}
+
+impl StoredHash {
+    pub fn parse(stored: &str) -> Option<StoredHash> {
+        if stored.starts_with("$pbkdf2-sha256$") {
+            return stored.parse().ok().map(StoredHash::Pbkdf2);
+        }
+        if stored.len() == legacy::BYTES * 2 {
+            let mut bytes = [0u8; legacy::BYTES];
+            for (i, pair) in stored.as_bytes().chunks(2).enumerate() {
+                let hex = std::str::from_utf8(pair).ok()?;
+                bytes[i] = u8::from_str_radix(hex, 16).ok()?;
+            }
+            return Some(StoredHash::LegacyFlask(bytes));
+        }
+        None
+    }
+}
+
+/// The outcome of checking a password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Right password; `upgrade` when the stored hash is weaker than the
+    /// current policy and should be replaced.
+    Valid { upgrade: bool },
+    Invalid,
+}
+
+/// Hashes and verifies passwords at a fixed iteration count.
+#[derive(Debug, Clone)]
+pub struct Hasher {
+    params: Params,
+    /// A hash of a random password, verified against when there is no real
+    /// one, so that a miss costs the same as a wrong password.
+    decoy: PasswordHash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeakIterations(pub u32);
+
+impl Hasher {
+    /// Refuses iteration counts below [`MIN_ITERATIONS`].
+    pub fn new(iterations: u32) -> Result<Hasher, WeakIterations> {
+        if iterations < MIN_ITERATIONS {
+            return Err(WeakIterations(iterations));
+        }
+        let params = Params::new_with_output_len(iterations, OUTPUT_BYTES).map_err(|_| WeakIterations(iterations))?;
+        let decoy = hash_with(params, b"no such account", &[0x5a; SALT_BYTES]);
+        Ok(Hasher { params, decoy })
+    }
+
+    pub fn iterations(&self) -> u32 {
+        self.params.rounds()
+    }
+
+    /// A new PHC string with a random 16-byte salt.
+    pub fn hash(&self, password: &str) -> Result<String, getrandom::Error> {
+        let mut salt = [0u8; SALT_BYTES];
+        getrandom::fill(&mut salt)?;
+        Ok(hash_with(self.params, password.as_bytes(), &salt).to_string())
+    }
+
+    /// Checks `password` against `stored` (`None` when the account does not
+    /// exist), always doing at least one full-strength PBKDF2 computation.
+    pub fn verify(&self, password: &str, stored: Option<&str>) -> Verdict {
+        let password = password.as_bytes();
+        match stored.and_then(StoredHash::parse) {
+            Some(StoredHash::Pbkdf2(hash)) => {
+                if Pbkdf2::SHA256.verify_password(password, &hash).is_err() {
+                    return Verdict::Invalid;
+                }
+                let weaker = Params::try_from(&hash).map_or(true, |p| p.rounds() < self.params.rounds());
+                Verdict::Valid { upgrade: weaker }
+            }
+            Some(StoredHash::LegacyFlask(expected)) => {
+                let mut actual = [0u8; legacy::BYTES];
+                pbkdf2_hmac::<Sha256>(password, legacy::SALT, legacy::ITERATIONS, &mut actual);
+                if bool::from(actual.ct_eq(&expected)) {
+                    // The caller re-hashes at full strength to upgrade it.
+                    Verdict::Valid { upgrade: true }
+                } else {
+                    self.decoy_work(password);
+                    Verdict::Invalid
+                }
+            }
+            None => {
+                self.decoy_work(password);
+                Verdict::Invalid
+            }
+        }
+    }
+
+    fn decoy_work(&self, password: &[u8]) {
+        let _ = Pbkdf2::SHA256.verify_password(password, &self.decoy);
+    }
+}
+
+fn hash_with(params: Params, password: &[u8], salt: &[u8]) -> PasswordHash {
+    Pbkdf2::SHA256
+        .hash_password_customized(password, salt, None, None, params)
+        // Salt length and parameters are fixed and valid by construction.
+        .expect("PBKDF2 parameters are valid")
+}
+
+/// The Flask service's hash of `password`, for tests and migrations.
+pub fn legacy_flask_hash(password: &str) -> String {
+    let mut out = [0u8; legacy::BYTES];
+    pbkdf2_hmac::<Sha256>(password.as_bytes(), legacy::SALT, legacy::ITERATIONS, &mut out);
+    out.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Few iterations keep the unit tests fast; production refuses them.
+    fn fast_hasher() -> Hasher {
+        let params = Params::new_with_output_len(1000, OUTPUT_BYTES).unwrap();
+        Hasher { params, decoy: hash_with(params, b"decoy", &[1; SALT_BYTES]) }
+    }
+
+    /// RFC 7914 §11 / widely published PBKDF2-HMAC-SHA256 vectors.
+    macro_rules! kat {
+        ($($name:ident: $pw:expr, $salt:expr, $iter:expr, $hex:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                let mut out = vec![0u8; $hex.len() / 2];
+                pbkdf2_hmac::<Sha256>($pw, $salt, $iter, &mut out);
+                let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(hex, $hex);
+            }
+        )*};
+    }
+
+    kat! {
+        kat_one_iteration: b"password", b"salt", 1, "120fb6cffcf8b32c43e7225256c4f837a86548c92ccc35480805987cb70be17b";
+        kat_two_iterations: b"password", b"salt", 2, "ae4d0c95af6b46d32d0adff928f06dd02a303f8ef3c251dfd6e2d85a95474c43";
+        kat_4096_iterations: b"password", b"salt", 4096, "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a";
+        kat_rfc7914: b"passwd", b"salt", 1, "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783";
+    }
+
+    /// Computed independently with Python:
+    /// `hashlib.pbkdf2_hmac("sha256", b"flask-password", b"salt", 1000, 64).hex()`.
+    const FLASK_HASH_OF_FLASK_PASSWORD: &str = "bd3264be972767e6157587ebeeb1f8d8b79366f63be107ab949bae26de122419\
+                                                ee242b069d100afc8c7b789cc2f1c29b8adc01305ff41bdd933a9dec853ef088";
+
+    #[test]
+    fn legacy_flask_hash_matches_python() {
+        assert_eq!(legacy_flask_hash("flask-password"), FLASK_HASH_OF_FLASK_PASSWORD);
+    }
+
+    #[test]
+    fn new_hash_is_a_phc_string_that_verifies() {
+        let hasher = Hasher::new(MIN_ITERATIONS).unwrap();
+        let stored = hasher.hash("correct horse").unwrap();
+        assert!(stored.starts_with("$pbkdf2-sha256$i=600000,l=32$"), "{stored}");
+        assert!(stored.len() <= 200, "fits varchar(200): {}", stored.len());
+        assert_eq!(hasher.verify("correct horse", Some(&stored)), Verdict::Valid { upgrade: false });
+        assert_eq!(hasher.verify("wrong horse", Some(&stored)), Verdict::Invalid);
+    }
+
+    #[test]
+    fn salts_are_random() {
+        let hasher = fast_hasher();
+        assert_ne!(hasher.hash("same").unwrap(), hasher.hash("same").unwrap());
+    }
+
+    #[test]
+    fn legacy_hash_verifies_and_asks_for_upgrade() {
+        let hasher = fast_hasher();
+        let stored = legacy_flask_hash("flask-password");
+        assert_eq!(hasher.verify("flask-password", Some(&stored)), Verdict::Valid { upgrade: true });
+        assert_eq!(hasher.verify("Flask-password", Some(&stored)), Verdict::Invalid);
+        assert_eq!(hasher.verify("flask-password", Some(&stored.to_uppercase())), Verdict::Valid { upgrade: true });
+    }
+
+    #[test]
+    fn weaker_phc_hash_asks_for_upgrade() {
+        let weak = hash_with(Params::new_with_output_len(1000, 32).unwrap(), b"pw", &[7; 16]).to_string();
+        let hasher = Hasher::new(MIN_ITERATIONS).unwrap();
+        assert_eq!(hasher.verify("pw", Some(&weak)), Verdict::Valid { upgrade: true });
+    }
+
+    #[test]
+    fn unknown_account_and_garbage_hashes_are_invalid() {
+        let hasher = fast_hasher();
+        assert_eq!(hasher.verify("pw", None), Verdict::Invalid);
+        for garbage in ["", "plain", "$pbkdf2-sha256$broken", &"zz".repeat(64)] {
+            assert_eq!(hasher.verify("pw", Some(garbage)), Verdict::Invalid, "{garbage}");
+        }
+    }
+
+    #[test]
+    fn iterations_below_the_owasp_minimum_are_refused() {
+        assert_eq!(Hasher::new(599_999).unwrap_err(), WeakIterations(599_999));
+        assert_eq!(Hasher::new(700_000).unwrap().iterations(), 700_000);
+    }
+}

@@ -1,0 +1,188 @@
+//! JWT issuing and checking: HS256 with the shared secret key, the Flask
+//! service's claims (`user_id`, `username`, `exp`) plus `sub`, `iat`, `jti`.
+//! No `aud` and no `nbf`, which PyJWT peers would trip over (DESIGN.md §1).
+
+use jwt_simple::prelude::*;
+use jwt_simple::JWTError;
+use std::fmt;
+
+/// The shortest key this service signs with.
+pub const MIN_KEY_BYTES: usize = 32;
+/// Clock drift tolerated on `exp`, `nbf` and `iat`.
+pub const LEEWAY_SECONDS: u64 = 5;
+/// Tokens longer than this are refused unparsed.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The claims this service puts in a token beside the registered ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserClaims {
+    pub user_id: String,
+    pub username: String,
+}
+
+/// Why a token was refused, mapped to the contract's two 401 messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Expired,
+    Invalid,
+}
+
+/// The HS256 key. Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct TokenKey(HS256Key);
+
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKey([REDACTED])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTooShort(pub usize);
+
+impl TokenKey {
+    /// Refuses keys shorter than [`MIN_KEY_BYTES`].
+    pub fn new(secret: &[u8]) -> Result<TokenKey, KeyTooShort> {
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(KeyTooShort(secret.len()));
+        }
+        Ok(TokenKey(HS256Key::from_bytes(secret)))
+    }
+
+    /// A signed token for `claims`, valid `ttl_seconds` from now.
+    pub fn issue(&self, claims: UserClaims, ttl_seconds: u64, jwt_id: String) -> Result<String, jwt_simple::Error> {
+        let subject = claims.user_id.clone();
+        let mut claims = Claims::with_custom_claims(claims, Duration::from_secs(ttl_seconds))
+            .with_subject(subject)
+            .with_jwt_id(jwt_id);
+        claims.invalid_before = None;
+        self.0.authenticate(claims)
+    }
+
+    /// Verifies signature, algorithm (HS256 only) and times, and requires
+    /// `exp` and the user claims.
+    pub fn verify(&self, token: &str) -> Result<UserClaims, TokenError> {
+        self.verify_at(token, None)
+    }
+
+    fn verify_at(&self, token: &str, now: Option<UnixTimeStamp>) -> Result<UserClaims, TokenError> {
+        let options = VerificationOptions {
+            time_tolerance: Some(Duration::from_secs(LEEWAY_SECONDS)),
+            max_token_length: Some(MAX_TOKEN_BYTES),
+            artificial_time: now,
+            ..Default::default()
+        };
+        match self.0.verify_token::<UserClaims>(token, Some(options)) {
+            Ok(claims) if claims.expires_at.is_some() => Ok(claims.custom),
+            Ok(_) => Err(TokenError::Invalid),
+            Err(err) => match err.downcast_ref::<JWTError>() {
+                Some(JWTError::TokenHasExpired) => Err(TokenError::Expired),
+                _ => Err(TokenError::Invalid),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    const SECRET: &[u8] = b"unit-test-secret-key-0123456789abcdef";
+
+    fn key() -> TokenKey {
+        TokenKey::new(SECRET).unwrap()
+    }
+
+    fn claims() -> UserClaims {
+        UserClaims { user_id: "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11".into(), username: "alice".into() }
+    }
+
+    fn b64(data: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+    }
+
+    fn payload_of(token: &str) -> serde_json::Value {
+        let part = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// An HS256 token signed with `SECRET` over any header and payload, the
+    /// way PyJWT builds one.
+    fn sign_raw(header: &str, payload: &str) -> String {
+        use hmac::{KeyInit, Mac};
+        let signing_input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
+        mac.update(signing_input.as_bytes());
+        format!("{signing_input}.{}", b64(&mac.finalize().into_bytes()))
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    #[test]
+    fn issued_token_round_trips_with_the_contract_claims() {
+        let token = key().issue(claims(), 3600, "jti-1".into()).unwrap();
+        assert_eq!(key().verify(&token), Ok(claims()));
+        let payload = payload_of(&token);
+        assert_eq!(payload["user_id"], claims().user_id);
+        assert_eq!(payload["username"], "alice");
+        assert_eq!(payload["sub"], claims().user_id);
+        assert_eq!(payload["jti"], "jti-1");
+        assert_eq!(payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap(), 3600);
+        assert!(payload.get("nbf").is_none(), "no nbf: {payload}");
+        assert!(payload.get("aud").is_none(), "no aud: {payload}");
+    }
+
+    #[test]
+    fn pyjwt_style_token_is_accepted() {
+        let payload = format!(r#"{{"user_id":"{}","username":"alice","exp":{}}}"#, claims().user_id, now() + 600);
+        let token = sign_raw(r#"{"alg":"HS256","typ":"JWT"}"#, &payload);
+        assert_eq!(key().verify(&token), Ok(claims()));
+    }
+
+    #[test]
+    fn expired_token_is_reported_as_expired() {
+        let token = key().issue(claims(), 3600, "j".into()).unwrap();
+        let later = UnixTimeStamp::from_secs(now() + 3600 + LEEWAY_SECONDS + 1);
+        assert_eq!(key().verify_at(&token, Some(later)), Err(TokenError::Expired));
+        let payload = format!(r#"{{"user_id":"u","username":"a","exp":{}}}"#, now() - 60);
+        assert_eq!(key().verify(&sign_raw(r#"{"alg":"HS256"}"#, &payload)), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn rejected_tokens_are_invalid() {
+        let exp = now() + 600;
+        let good_payload = format!(r#"{{"user_id":"u","username":"a","exp":{exp}}}"#);
+        let valid = key().issue(claims(), 3600, "j".into()).unwrap();
+        let mut tampered = valid.clone();
+        tampered.pop();
+        tampered.push(if valid.ends_with('A') { 'B' } else { 'A' });
+        let other_key = TokenKey::new(b"another-secret-key-that-is-long-enough").unwrap();
+        let cases = [
+            ("alg none", format!("{}.{}.", b64(br#"{"alg":"none","typ":"JWT"}"#), b64(good_payload.as_bytes()))),
+            ("alg HS512", sign_raw(r#"{"alg":"HS512"}"#, &good_payload)),
+            ("alg RS256", sign_raw(r#"{"alg":"RS256"}"#, &good_payload)),
+            ("tampered signature", tampered),
+            ("other key", other_key.issue(claims(), 3600, "j".into()).unwrap()),
+            ("future nbf", sign_raw(r#"{"alg":"HS256"}"#, &format!(r#"{{"user_id":"u","username":"a","exp":{exp},"nbf":{}}}"#, now() + 300))),
+            ("no exp", sign_raw(r#"{"alg":"HS256"}"#, r#"{"user_id":"u","username":"a"}"#)),
+            ("no user_id", sign_raw(r#"{"alg":"HS256"}"#, &format!(r#"{{"username":"a","exp":{exp}}}"#))),
+            ("user_id not a string", sign_raw(r#"{"alg":"HS256"}"#, &format!(r#"{{"user_id":7,"username":"a","exp":{exp}}}"#))),
+            ("garbage", "not.a.token".to_owned()),
+            ("empty", String::new()),
+            ("two parts", "abc.def".to_owned()),
+            ("huge", "a".repeat(20_000)),
+        ];
+        for (name, token) in cases {
+            assert_eq!(key().verify(&token), Err(TokenError::Invalid), "{name}");
+        }
+    }
+
+    #[test]
+    fn short_keys_are_refused_and_debug_is_redacted() {
+        assert_eq!(TokenKey::new(b"short").unwrap_err(), KeyTooShort(5));
+        assert_eq!(format!("{:?}", key()), "TokenKey([REDACTED])");
+    }
+}

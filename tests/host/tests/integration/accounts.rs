@@ -1,0 +1,162 @@
+//! Registration, login and profile against the real database, with the
+//! events each writes to the outbox.
+
+use crate::support::{default_variables, variables, TestApp, TestDb, SECRET_KEY};
+use serde_json::json;
+
+#[tokio::test]
+async fn register_login_profile_round_trip() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    let reply = app
+        .post_json("/register", &json!({"username": "alice", "email": "Alice@Example.com", "password": "correct horse"}))
+        .await?;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    let body = reply.json();
+    let user_id = body["user_id"].as_str().unwrap().to_owned();
+    assert_eq!(body, json!({"user_id": user_id, "username": "alice", "email": "alice@example.com"}));
+
+    for login_name in ["alice", "alice@example.com", "ALICE@example.COM"] {
+        let token = app.login(login_name, "correct horse").await?;
+        let profile = app.get_authorized("/profile", &token).await?;
+        assert_eq!(profile.status, 200, "{}", profile.text());
+        assert_eq!(profile.json(), json!({"username": "alice", "email": "alice@example.com", "user_id": user_id}));
+    }
+
+    let stored: String = db.client().await?.query_one(r#"SELECT password FROM "user""#, &[]).await?.get(0);
+    assert!(stored.starts_with("$pbkdf2-sha256$i=600000,l=32$"), "{stored}");
+
+    let events = db.outbox().await?;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["UserRegistered", "UserLoggedIn", "UserLoggedIn", "UserLoggedIn"]);
+    let (_, registered) = &events[0];
+    assert_eq!(registered["event"], "UserRegistered");
+    assert_eq!(registered["data"], json!({"user_id": user_id, "username": "alice", "email": "alice@example.com"}));
+    let (_, logged_in) = &events[1];
+    assert_eq!(logged_in["data"], json!({"user_id": user_id, "username": "alice", "email": "alice@example.com"}));
+    assert!(logged_in["id"].as_str().is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()));
+    assert!(chrono::DateTime::parse_from_rfc3339(logged_in["timestamp"].as_str().unwrap()).is_ok());
+    Ok(())
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_401() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    app.register("bob", "bob@example.com", "bob-password").await?;
+    let wrong = app.post_json("/login", &json!({"username": "bob", "password": "not-it!!"})).await?;
+    let unknown = app.post_json("/login", &json!({"username": "nobody", "password": "whatever1"})).await?;
+    for reply in [&wrong, &unknown] {
+        assert_eq!(reply.status, 401);
+        assert_eq!(reply.json(), json!({"message": "Invalid credentials"}));
+    }
+    assert_eq!(wrong.body, unknown.body);
+
+    let events = db.outbox().await?;
+    let failed: Vec<&serde_json::Value> =
+        events.iter().filter(|(n, _)| n == "UserLoginFailed").map(|(_, p)| &p["data"]).collect();
+    assert_eq!(
+        failed,
+        [&json!({"username": "bob", "reason": "Invalid credentials"}), &json!({"username": "nobody", "reason": "Invalid credentials"})]
+    );
+    let count: i32 = db.client().await?.query_one(r#"SELECT failed_login_count FROM "user""#, &[]).await?.get(0);
+    assert_eq!(count, 1);
+    app.login("bob", "bob-password").await?;
+    let count: i32 = db.client().await?.query_one(r#"SELECT failed_login_count FROM "user""#, &[]).await?.get(0);
+    assert_eq!(count, 0, "a good login resets the counter");
+    Ok(())
+}
+
+#[tokio::test]
+async fn registration_conflicts_get_409() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    app.register("carol", "carol@example.com", "carol-password").await?;
+    let cases = [
+        (json!({"username": "carol", "email": "other@example.com", "password": "password1"}), "Username already taken"),
+        (json!({"username": "carol2", "email": "CAROL@example.com", "password": "password1"}), "Email already registered"),
+    ];
+    for (body, message) in cases {
+        let reply = app.post_json("/register", &body).await?;
+        assert_eq!(reply.status, 409, "{body}");
+        assert_eq!(reply.json(), json!({"message": message}));
+    }
+    let users: i64 = db.client().await?.query_one(r#"SELECT count(*) FROM "user""#, &[]).await?.get(0);
+    assert_eq!(users, 1);
+    assert_eq!(db.outbox().await?.len(), 1, "no event for refused registrations");
+    Ok(())
+}
+
+#[tokio::test]
+async fn registration_can_be_turned_off() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let mut env = default_variables(&db);
+    env.extend(variables(&[("registration_enabled", "false")]));
+    let app = TestApp::load(env)?;
+    let reply = app.post_json("/register", &json!({"username": "dave", "email": "d@example.com", "password": "password1"})).await?;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.json(), json!({"message": "Registration is disabled"}));
+    Ok(())
+}
+
+#[tokio::test]
+async fn profile_of_a_deleted_user_is_404() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    app.register("erin", "erin@example.com", "erin-password").await?;
+    let token = app.login("erin", "erin-password").await?;
+    db.client().await?.execute(r#"DELETE FROM "user""#, &[]).await?;
+    let reply = app.get_authorized("/profile", &token).await?;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json(), json!({"message": "User not found"}));
+    Ok(())
+}
+
+#[tokio::test]
+async fn profile_token_failures_have_the_contract_messages() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    let missing = app.get("/profile").await?;
+    assert_eq!((missing.status, missing.json()), (403, json!({"message": "Token is missing"})));
+    let basic = app.raw("GET", "/profile", &[("authorization", b"Basic YTpi")], b"").await?;
+    assert_eq!((basic.status, basic.json()), (403, json!({"message": "Token is missing"})));
+    let garbage = app.get_authorized("/profile", "garbage").await?;
+    assert_eq!((garbage.status, garbage.json()), (401, json!({"message": "Invalid token"})));
+    let expired = crate::flask_compat::flask_peer(&["encode", SECRET_KEY, "u-1", "ghost", "-120"])?;
+    let reply = app.get_authorized("/profile", &expired).await?;
+    assert_eq!((reply.status, reply.json()), (401, json!({"message": "Token expired"})));
+    Ok(())
+}
+
+#[tokio::test]
+async fn test_event_is_stored_in_the_outbox() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let app = TestApp::load(default_variables(&db))?;
+    let reply = app.get("/test-event").await?;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = reply.json();
+    let event_id = body["event_id"].as_str().unwrap();
+    let events = db.outbox().await?;
+    assert_eq!(events.len(), 1);
+    let (name, payload) = &events[0];
+    assert_eq!(name, "TestEvent");
+    assert_eq!(payload["id"], event_id);
+    assert_eq!(payload["event"], "TestEvent");
+    assert!(payload["data"]["msg"].is_string());
+    Ok(())
+}
+
+#[tokio::test]
+async fn test_event_without_a_database_is_503() -> anyhow::Result<()> {
+    let env = variables(&[
+        ("database_url", "postgres://postgres@127.0.0.1:1/x?sslmode=disable"),
+        ("database_port", "1"),
+        ("secret_key", SECRET_KEY),
+    ]);
+    let app = TestApp::load(env)?;
+    let reply = app.get("/test-event").await?;
+    assert_eq!((reply.status, reply.json()), (503, json!({"error": "database_unreachable"})));
+    let login = app.post_json("/login", &json!({"username": "a", "password": "b"})).await?;
+    assert_eq!((login.status, login.json()), (503, json!({"error": "database_unreachable"})));
+    Ok(())
+}
