@@ -83,6 +83,20 @@ pub struct ComponentDecl {
     pub dependencies_inherit_configuration: bool,
 }
 
+impl ComponentDecl {
+    /// Whether every dependency inherits this component's configuration:
+    /// `dependencies_inherit_configuration = true`, or `inherit_configuration
+    /// = true` on each dependency.
+    pub fn dependencies_inherit(&self) -> bool {
+        self.dependencies_inherit_configuration
+            || (!self.dependencies.is_empty()
+                && self
+                    .dependencies
+                    .values()
+                    .all(|d| d.get("inherit_configuration").and_then(toml::Value::as_bool) == Some(true)))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct BuildDecl {
     pub command: String,
@@ -150,6 +164,11 @@ impl Manifest {
                     .with_context(|| format!("component {id:?}: invalid variable name {key:?}"))?;
                 self.check_template(template)
                     .with_context(|| format!("component {id:?}: variable {key:?}"))?;
+            }
+            if component.dependencies_inherit_configuration
+                && component.dependencies.values().any(|d| d.get("inherit_configuration").is_some())
+            {
+                bail!("Component `{id}` specifies both `dependencies_inherit_configuration` and per-dependency `inherit_configuration`. These are mutually exclusive; use one or the other.");
             }
             for host in &component.allowed_outbound_hosts {
                 self.check_template(host)
@@ -225,6 +244,22 @@ watch = ["src/**/*.rs"]
         let auth = &m.component["auth"];
         assert_eq!(auth.allowed_outbound_hosts, ["postgres://{{ database_host }}"]);
         assert_eq!(auth.build.as_ref().unwrap().watch, ["src/**/*.rs"]);
+    }
+
+    #[test]
+    fn dependency_inheritance_follows_spin_rules() {
+        let with_dep = |extra: &str| {
+            MINIMAL.replace("[component.auth.build]", &format!("{extra}\n[component.auth.build]"))
+        };
+        let m = Manifest::parse(&with_dep("dependencies_inherit_configuration = true\n[component.auth.dependencies]\n\"a:b/c\" = { path = \"dep.wasm\" }")).unwrap();
+        assert!(m.component["auth"].dependencies_inherit());
+        let m = Manifest::parse(&with_dep("[component.auth.dependencies]\n\"a:b/c\" = { path = \"dep.wasm\" }")).unwrap();
+        assert!(!m.component["auth"].dependencies_inherit());
+        let m = Manifest::parse(&with_dep("[component.auth.dependencies]\n\"a:b/c\" = { path = \"dep.wasm\", inherit_configuration = true }")).unwrap();
+        assert!(m.component["auth"].dependencies_inherit());
+        let both = with_dep("dependencies_inherit_configuration = true\n[component.auth.dependencies]\n\"a:b/c\" = { path = \"d.wasm\", inherit_configuration = true }");
+        let err = format!("{:#}", Manifest::parse(&both).unwrap_err());
+        assert!(err.contains("mutually exclusive"), "{err}");
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! pre-instantiated once, a fresh store per request.
 
 use crate::allowed_hosts::{log_denied, AllowedHosts};
+use crate::compose::{compose, dependency_path};
 use crate::bindings::fermyon::spin2_0_0::variables as spin_variables;
 use crate::manifest::{LoadedManifest, RouteDecl};
 use crate::postgres::PgPools;
 use crate::routes::{spin_headers, Router};
 use crate::variables::{ComponentVariables, EnvProvider, GetError, Resolver};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use std::collections::HashMap;
@@ -32,6 +33,11 @@ pub struct ComponentEnv {
     pub variables: ComponentVariables,
     pub allowed_hosts: AllowedHosts,
     pub pg: PgPools,
+    /// The component has dependencies that do not inherit its
+    /// configuration. Spin then denies them every capability; the test host
+    /// cannot tell a dependency's socket from the component's own within
+    /// one store, so it denies every socket of such a component.
+    pub dependencies_isolated: bool,
 }
 
 /// The data of one request's store.
@@ -104,17 +110,31 @@ fn engine() -> Result<Engine> {
     Ok(ENGINE.get_or_init(|| engine).clone())
 }
 
-/// Compiles a component once per process (per path, size and mtime): every
-/// test loads the same `.wasm`, and compiling it is the slow part.
-fn compile(engine: &Engine, path: &Path) -> Result<Component> {
-    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, u64, SystemTime), Component>>> = OnceLock::new();
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let key = (path.to_path_buf(), meta.len(), meta.modified()?);
+type CacheKey = Vec<(PathBuf, u64, SystemTime)>;
+
+/// Compiles a component, composed with its dependencies, once per process
+/// (per file paths, sizes and mtimes): every test loads the same `.wasm`
+/// files, and composing and compiling them is the slow part.
+fn compile(engine: &Engine, root: &Path, dependencies: &[(String, PathBuf)]) -> Result<Component> {
+    static CACHE: OnceLock<Mutex<HashMap<CacheKey, Component>>> = OnceLock::new();
+    let mut key = CacheKey::new();
+    for path in std::iter::once(root).chain(dependencies.iter().map(|(_, p)| p.as_path())) {
+        let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        key.push((path.to_path_buf(), meta.len(), meta.modified()?));
+    }
     let cache = CACHE.get_or_init(Default::default);
     if let Some(component) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(component.clone());
     }
-    let component = Component::from_file(engine, path).map_err(anyhow::Error::from)?;
+    let mut bytes = std::fs::read(root).with_context(|| format!("cannot read {}", root.display()))?;
+    if !dependencies.is_empty() {
+        let deps = dependencies
+            .iter()
+            .map(|(name, path)| Ok((name.clone(), std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?)))
+            .collect::<Result<Vec<_>>>()?;
+        bytes = compose(&bytes, &deps)?;
+    }
+    let component = Component::from_binary(engine, &bytes).map_err(anyhow::Error::from)?;
     cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, component.clone());
     Ok(component)
 }
@@ -156,9 +176,12 @@ impl App {
             }
             let id = trigger.component.clone();
             let decl = &manifest.component[&id];
-            if !decl.dependencies.is_empty() {
-                bail!("component {id:?}: dependencies are not supported by this test host yet");
-            }
+            let dependencies = decl
+                .dependencies
+                .iter()
+                .map(|(name, value)| Ok((name.clone(), dependency_path(name, value, &loaded.dir)?)))
+                .collect::<Result<Vec<_>>>()
+                .with_context(|| format!("component {id:?}"))?;
             let hosts: Vec<String> = decl
                 .allowed_outbound_hosts
                 .iter()
@@ -172,9 +195,10 @@ impl App {
                 variables: ComponentVariables::new(&id, &decl.variables, &resolver),
                 allowed_hosts,
                 pg: PgPools::default(),
+                dependencies_isolated: !dependencies.is_empty() && !decl.dependencies_inherit(),
             });
             let path = loaded.source_path(decl);
-            let component = compile(&engine, &path)
+            let component = compile(&engine, &path, &dependencies)
                 .with_context(|| format!("component {id:?}: cannot load {}", path.display()))?;
             let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
                 .map_err(anyhow::Error::from)
@@ -200,8 +224,16 @@ impl App {
                 SocketAddrUse::TcpConnect => "tcp",
                 SocketAddrUse::UdpConnect | SocketAddrUse::UdpOutgoingDatagram => "udp",
             };
-            let allowed = check_env.allowed_hosts.allows(scheme, &addr.ip().to_string(), Some(addr.port()));
+            let allowed = !check_env.dependencies_isolated
+                && check_env.allowed_hosts.allows(scheme, &addr.ip().to_string(), Some(addr.port()));
             if !allowed {
+                if check_env.dependencies_isolated {
+                    eprintln!(
+                        "component {}: its dependencies do not inherit its configuration \
+                         (dependencies_inherit_configuration is not set), so they may not open sockets",
+                        check_env.id
+                    );
+                }
                 log_denied(&check_env.id, scheme, &addr.to_string());
             }
             Box::pin(async move { allowed })
