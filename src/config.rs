@@ -105,7 +105,7 @@ impl DatabaseUrl {
     }
 }
 
-fn optional(source: &dyn VariableSource, variable: &'static str) -> Result<Option<String>, ConfigError> {
+pub(crate) fn optional(source: &dyn VariableSource, variable: &'static str) -> Result<Option<String>, ConfigError> {
     match source.get(variable) {
         Ok(value) => Ok(value.filter(|v| !v.trim().is_empty())),
         Err(provider) => Err(ConfigError { variable, problem: format!("could not be read: {provider}") }),

@@ -6,6 +6,7 @@
 //! unit-test natively.
 
 pub mod accounts;
+pub mod broker;
 pub mod config;
 pub mod cors;
 pub mod errors;
@@ -14,6 +15,7 @@ pub mod handlers;
 pub mod http_io;
 pub mod json_body;
 pub mod migrations;
+pub mod outbox;
 pub mod passwords;
 pub mod response;
 pub mod store;
@@ -33,6 +35,15 @@ pub enum Route {
     Profile,
     TestEvent,
     AdminMigrate,
+    AdminFlush,
+}
+
+/// Work left for after the response has gone out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    Nothing,
+    /// An event was written: deliver the outbox.
+    DeliverOutbox,
 }
 
 const GET: &[Method] = &[Method::Get, Method::Head];
@@ -48,11 +59,12 @@ pub fn route(path: &str) -> Option<(Route, &'static [Method])> {
         "/profile" => (Route::Profile, GET),
         "/test-event" => (Route::TestEvent, GET),
         "/admin/migrate" => (Route::AdminMigrate, POST),
+        "/admin/outbox/flush" => (Route::AdminFlush, POST),
         _ => return None,
     })
 }
 
-fn handle(route: Route, req: &Request) -> Response {
+fn handle(route: Route, req: &Request) -> (Response, After) {
     let result = match route {
         Route::Health => handlers::health::get(),
         Route::TestDb => handlers::test_db::get(),
@@ -61,26 +73,33 @@ fn handle(route: Route, req: &Request) -> Response {
         Route::Profile => handlers::profile::get(req),
         Route::TestEvent => handlers::test_event::get(),
         Route::AdminMigrate => handlers::admin::migrate(req),
+        Route::AdminFlush => handlers::admin::flush(req),
     };
-    result.unwrap_or_else(ApiError::into_response)
+    let response = result.unwrap_or_else(ApiError::into_response);
+    // Logins (good or bad) and registrations wrote an event.
+    let wrote_event = matches!(route, Route::Login | Route::Register) && matches!(response.status, 200 | 201 | 401);
+    (response, if wrote_event { After::DeliverOutbox } else { After::Nothing })
 }
 
 /// Routes one request, answers preflights, and adds CORS headers when the
 /// request names an `Origin` (only then is `cors_allowed_origins` read).
-pub fn dispatch(req: &Request) -> Response {
-    let response = match route(req.path()) {
-        None => ApiError::NotFound.into_response(),
-        Some((_, methods)) if req.method == Method::Options => cors::preflight(methods),
-        Some((_, methods)) if !methods.contains(&req.method) => ApiError::MethodNotAllowed(methods).into_response(),
+pub fn dispatch(req: &Request) -> (Response, After) {
+    let (response, after) = match route(req.path()) {
+        None => (ApiError::NotFound.into_response(), After::Nothing),
+        Some((_, methods)) if req.method == Method::Options => (cors::preflight(methods), After::Nothing),
+        Some((_, methods)) if !methods.contains(&req.method) => {
+            (ApiError::MethodNotAllowed(methods).into_response(), After::Nothing)
+        }
         Some((route, _)) => handle(route, req),
     };
-    match req.header("origin") {
+    let response = match req.header("origin") {
         Some(origin) => match config::cors_allowed_origins(&config::SpinVariables) {
             Ok(allowed) => cors::decorate(response, origin, &allowed),
             Err(err) => ApiError::from(err).into_response(),
         },
         None => response,
-    }
+    };
+    (response, after)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -89,11 +108,15 @@ async fn handle_request(
     incoming: spin_sdk::http::IncomingRequest,
     out: spin_sdk::http::ResponseOutparam,
 ) {
-    let response = match http_io::read_request(incoming).await {
+    let (response, after) = match http_io::read_request(incoming).await {
         Ok(req) => dispatch(&req),
-        Err(err) => err.into_response(),
+        Err(err) => (err.into_response(), After::Nothing),
     };
     http_io::send_response(out, response).await;
+    // The client has its answer; delivering events adds nothing to its latency.
+    if after == After::DeliverOutbox {
+        let _ = handlers::deliver_outbox(outbox::AFTER_RESPONSE_BATCHES);
+    }
 }
 
 #[cfg(test)]
@@ -110,11 +133,11 @@ mod tests {
 
     #[test]
     fn unknown_paths_and_methods_need_no_host() {
-        let resp = dispatch(&Request::new(Method::Get, "/missing"));
-        assert_eq!(resp.status, 404);
-        let resp = dispatch(&Request::new(Method::Delete, "/login"));
+        let (resp, after) = dispatch(&Request::new(Method::Get, "/missing"));
+        assert_eq!((resp.status, after), (404, After::Nothing));
+        let (resp, _) = dispatch(&Request::new(Method::Delete, "/login"));
         assert_eq!((resp.status, resp.header("allow")), (405, Some("POST")));
-        let resp = dispatch(&Request::new(Method::Options, "/login"));
+        let (resp, _) = dispatch(&Request::new(Method::Options, "/login"));
         assert_eq!(resp.status, 204);
     }
 }

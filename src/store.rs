@@ -55,6 +55,51 @@ pub mod sql {
         SELECT (SELECT count(*) FROM inserted)::int4 AS created,
             EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS username_taken"#;
     pub const INSERT_EVENT: &str = "INSERT INTO auth_outbox (id, event, payload) VALUES ($1, $2, $3)";
+    /// Health: the outbox backlog and the age of its oldest row, always one row.
+    pub const OUTBOX_BACKLOG: &str = "SELECT count(*)::int8,
+            COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8
+        FROM auth_outbox WHERE published_at IS NULL";
+    pub const BEGIN: &str = "BEGIN";
+    /// Serialises publishers, so that events leave in outbox order even when
+    /// several requests deliver at once.
+    pub const LOCK_PUBLISHING: &str = "SELECT pg_advisory_xact_lock($1)";
+    pub const COMMIT: &str = "COMMIT";
+    pub const ROLLBACK: &str = "ROLLBACK";
+    /// Claims the oldest pending rows for this transaction; rows another
+    /// instance is publishing are skipped. One row of nulls when none.
+    pub const CLAIM_PENDING: &str = "SELECT o.seq, o.id, o.event, o.payload::text,
+            EXTRACT(EPOCH FROM o.created_at)::int8
+        FROM (SELECT 1) AS one
+        LEFT JOIN LATERAL (
+            SELECT seq, id, event, payload, created_at FROM auth_outbox
+            WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) o ON true
+        ORDER BY o.seq";
+    /// Marks a claimed batch: confirmed rows published, the rest keep their
+    /// place with the error that held them back.
+    pub const MARK_BATCH: &str = "UPDATE auth_outbox SET attempts = attempts + 1,
+            published_at = CASE WHEN seq = ANY($1::int8[]) THEN now() ELSE published_at END,
+            last_error = CASE WHEN seq = ANY($1::int8[]) THEN last_error ELSE $3::text END
+        WHERE seq = ANY($2::int8[])";
+}
+
+/// Key of the transaction-scoped advisory lock held while publishing.
+const PUBLISH_LOCK_KEY: i64 = 0x6175_7468_6f75_74; // "authout"
+
+/// An outbox row claimed for publishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    pub seq: i64,
+    pub id: String,
+    pub name: String,
+    pub body: String,
+    pub created_epoch: i64,
+}
+
+/// The outbox backlog, for health.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backlog {
+    pub pending: i64,
+    pub oldest_seconds: f64,
 }
 
 /// A user row as the endpoints need it.
@@ -158,6 +203,68 @@ impl Store {
     /// One round trip proving the database answers.
     pub fn ping(&self) -> Result<(), Unavailable> {
         self.first_text("health ping", sql::PING).map(drop)
+    }
+
+    /// The outbox backlog; also proves the database answers.
+    pub fn backlog(&self) -> Result<Backlog, Unavailable> {
+        let rows = self.with_schema("reading the outbox backlog", |c| c.query(sql::OUTBOX_BACKLOG, &[]))?;
+        match rows.rows.first().map(|r| (r.first(), r.get(1))) {
+            Some((Some(DbValue::Int64(pending)), Some(DbValue::Floating64(age)))) => {
+                Ok(Backlog { pending: *pending, oldest_seconds: *age })
+            }
+            other => {
+                eprintln!("auth: outbox backlog returned an unexpected row: {other:?}");
+                Err(Unavailable::DatabaseError)
+            }
+        }
+    }
+
+    fn run(&self, what: &str, statement: &str) -> Result<(), Unavailable> {
+        self.conn.execute(statement, &[]).map(drop).map_err(|err| classify(&self.url, what, &err))
+    }
+
+    /// Opens the transaction a batch is claimed, published and marked in,
+    /// and waits for any other publisher to finish.
+    pub fn begin_publishing(&self) -> Result<(), Unavailable> {
+        self.run("starting a transaction", sql::BEGIN)?;
+        let lock = [ParameterValue::Int64(PUBLISH_LOCK_KEY)];
+        self.conn.execute(sql::LOCK_PUBLISHING, &lock).map(drop).map_err(|err| {
+            self.rollback();
+            classify(&self.url, "taking the publishing lock", &err)
+        })
+    }
+
+    pub fn commit(&self) -> Result<(), Unavailable> {
+        self.run("committing", sql::COMMIT)
+    }
+
+    pub fn rollback(&self) {
+        let _ = self.conn.execute(sql::ROLLBACK, &[]);
+    }
+
+    /// Locks up to `limit` of the oldest pending events.
+    pub fn claim_pending(&self, limit: i64) -> Result<Vec<PendingEvent>, Unavailable> {
+        let rows = self.with_schema("claiming outbox rows", |c| c.query(sql::CLAIM_PENDING, &[ParameterValue::Int64(limit)]))?;
+        Ok(rows
+            .rows
+            .iter()
+            .filter_map(|row| match row.as_slice() {
+                [DbValue::Int64(seq), DbValue::Str(id), DbValue::Str(name), DbValue::Str(body), DbValue::Int64(created)] => {
+                    Some(PendingEvent { seq: *seq, id: id.clone(), name: name.clone(), body: body.clone(), created_epoch: *created })
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Records the outcome of publishing a claimed batch.
+    pub fn mark_batch(&self, confirmed: &[i64], claimed: &[i64], error: Option<&str>) -> Result<(), Unavailable> {
+        let params = [
+            ParameterValue::ArrayInt64(confirmed.iter().map(|s| Some(*s)).collect()),
+            ParameterValue::ArrayInt64(claimed.iter().map(|s| Some(*s)).collect()),
+            error.map_or(ParameterValue::DbNull, text),
+        ];
+        self.conn.execute(sql::MARK_BATCH, &params).map(drop).map_err(|err| classify(&self.url, "marking outbox rows", &err))
     }
 
     /// The database's current time, ISO-8601 UTC.

@@ -27,3 +27,16 @@ pub fn migrate(req: &Request) -> ApiResult {
     let version = crate::migrations::MIGRATIONS.last().map_or(0, |m| m.version);
     Ok(Response::json(200, &json!({"applied": applied, "version": version})))
 }
+
+/// `POST /admin/outbox/flush`: delivers the outbox now, for a scheduler such
+/// as a SpinKube CronJob.
+pub fn flush(req: &Request) -> ApiResult {
+    authorize(req)?;
+    let report = super::deliver_outbox(crate::outbox::FLUSH_BATCHES);
+    let pending = super::open_store()?.backlog()?.pending;
+    let mut body = json!({"published": report.published.len(), "pending": pending});
+    if let Some(error) = report.error {
+        body["error"] = error.into();
+    }
+    Ok(Response::json(200, &body))
+}

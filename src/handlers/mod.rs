@@ -18,6 +18,23 @@ pub(crate) fn open_store() -> Result<Store, Unavailable> {
     Store::open(url)
 }
 
+/// Delivers pending outbox rows (after a response, or for a flush); every
+/// failure is logged and left for a later attempt.
+pub(crate) fn deliver_outbox(max_batches: usize) -> crate::outbox::DrainReport {
+    let skipped = |error: String| {
+        eprintln!("auth: outbox delivery skipped: {error}");
+        crate::outbox::DrainReport { error: Some(error), ..Default::default() }
+    };
+    let broker = match crate::broker::BrokerConfig::from_source(&SpinVariables) {
+        Ok(broker) => broker,
+        Err(err) => return skipped(err.to_string()),
+    };
+    match open_store() {
+        Ok(store) => crate::outbox::drain(&store, &broker, max_batches),
+        Err(why) => skipped(format!("database: {}", why.code())),
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` header (scheme in any
 /// case); `None` when the header is absent, not UTF-8, another scheme or empty.
 pub(crate) fn bearer_token(req: &crate::http_io::Request) -> Option<&str> {

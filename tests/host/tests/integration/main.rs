@@ -7,6 +7,8 @@ mod support;
 mod accounts;
 mod config;
 mod cors;
+mod delivery;
+mod delivery_faults;
 mod flask_compat;
 mod health;
 mod hostile;

@@ -1,6 +1,9 @@
 //! Fixtures: a fresh PostgreSQL database per test and the real app under the
 //! test host, with guest output printed when a test fails.
 
+pub mod broker;
+pub mod proxy;
+
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -93,10 +96,22 @@ pub fn variables(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| (format!("SPIN_VARIABLE_{}", k.to_ascii_uppercase()), v.to_string())).collect()
 }
 
-/// The standard variables for a test database.
+/// The standard variables for a test database. Events go nowhere (port 1
+/// on loopback refuses at once) and wait in the outbox, so tests never touch
+/// a shared queue; delivery tests use [`broker_variables`].
 pub fn default_variables(db: &TestDb) -> HashMap<String, String> {
-    variables(&[("database_url", &db.url()), ("secret_key", SECRET_KEY)])
+    variables(&[("database_url", &db.url()), ("secret_key", SECRET_KEY), ("rabbitmq_port", "1")])
 }
+
+/// The standard variables with events going to `queue` through `port`
+/// (RabbitMQ's 5672, or a fault proxy's).
+pub fn broker_variables(db: &TestDb, queue: &broker::TestQueue, port: &str) -> HashMap<String, String> {
+    let mut env = default_variables(db);
+    env.extend(variables(&[("rabbitmq_port", port), ("rabbitmq_queue", &queue.name), ("admin_token", ADMIN_TOKEN)]));
+    env
+}
+
+pub const ADMIN_TOKEN: &str = "integration-admin-token";
 
 /// The app loaded from the real `spin.toml` and `.wasm`.
 pub struct TestApp {
@@ -129,9 +144,13 @@ impl Reply {
 
 impl TestApp {
     pub fn load(env: HashMap<String, String>) -> Result<TestApp> {
+        Self::load_manifest(&manifest_path(), env)
+    }
+
+    pub fn load_manifest(manifest: &std::path::Path, env: HashMap<String, String>) -> Result<TestApp> {
         let output = MemoryOutputPipe::new(16 << 20);
         let options = HostOptions { env: EnvProvider::new(env), output: GuestOutput::Capture(output.clone()) };
-        let app = App::load(&manifest_path(), options)?;
+        let app = App::load(manifest, options)?;
         Ok(TestApp { app: Arc::new(app), output })
     }
 
@@ -173,6 +192,14 @@ impl TestApp {
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Reply> {
         let body = serde_json::to_vec(body)?;
         self.raw("POST", path, &[("content-type", b"application/json")], &body).await
+    }
+
+    /// `POST /admin/outbox/flush` with the test admin token.
+    pub async fn flush(&self) -> Result<serde_json::Value> {
+        let auth = format!("Bearer {ADMIN_TOKEN}");
+        let reply = self.raw("POST", "/admin/outbox/flush", &[("authorization", auth.as_bytes())], b"").await?;
+        anyhow::ensure!(reply.status == 200, "flush: {} {}", reply.status, reply.text());
+        Ok(reply.json())
     }
 
     pub async fn get_authorized(&self, path: &str, token: &str) -> Result<Reply> {

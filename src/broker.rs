@@ -1,0 +1,124 @@
+//! The RabbitMQ side of the outbox: publishing through the `amqp-bridge`
+//! component (imported as `auth:amqp/publisher`, composed in by Spin).
+
+use crate::config::{self, ConfigError, VariableSource};
+use std::fmt;
+
+mod bindings {
+    wit_bindgen::generate!({ path: "wit", world: "publisher-client" });
+}
+
+pub use bindings::auth::amqp::publisher::{Error as BridgeError, Message, Outcome, PublishReport};
+use bindings::auth::amqp::publisher::{publish, Broker, Destination};
+
+/// Identifies this service in the `app_id` property.
+pub const APP_ID: &str = "auth-service";
+const CONNECT_TIMEOUT_MS: u32 = 2_000;
+const IO_TIMEOUT_MS: u32 = 5_000;
+
+/// Where events go. `Debug` hides the password.
+#[derive(Clone)]
+pub struct BrokerConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    password: String,
+    pub vhost: String,
+    pub queue: String,
+}
+
+impl fmt::Debug for BrokerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .field("vhost", &self.vhost)
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+impl BrokerConfig {
+    pub fn from_source(source: &dyn VariableSource) -> Result<BrokerConfig, ConfigError> {
+        let text = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+            Ok(config::optional(source, name)?.unwrap_or_else(|| default.to_owned()))
+        };
+        let port = text("rabbitmq_port", "5672")?;
+        let port = port.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or(ConfigError {
+            variable: "rabbitmq_port",
+            problem: "is malformed: expected a port number".into(),
+        })?;
+        let host = text("rabbitmq_host", "127.0.0.1")?;
+        if host.trim().parse::<std::net::IpAddr>().is_err() {
+            return Err(ConfigError {
+                variable: "rabbitmq_host",
+                problem: "must be an IP address: Spin gives components no DNS".into(),
+            });
+        }
+        Ok(BrokerConfig {
+            host: host.trim().to_owned(),
+            port,
+            username: text("rabbitmq_user", "guest")?,
+            password: text("rabbitmq_password", "guest")?,
+            vhost: text("rabbitmq_vhost", "/")?,
+            queue: text("rabbitmq_queue", "auth-events")?,
+        })
+    }
+
+    /// Publishes `messages` to the queue (declared durable) with confirms.
+    pub fn publish(&self, messages: &[Message]) -> PublishReport {
+        let broker = Broker {
+            host: self.host.clone(),
+            port: self.port,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            vhost: self.vhost.clone(),
+            connect_timeout_ms: CONNECT_TIMEOUT_MS,
+            io_timeout_ms: IO_TIMEOUT_MS,
+        };
+        let destination = Destination {
+            exchange: String::new(),
+            routing_key: self.queue.clone(),
+            declare_durable_queue: Some(self.queue.clone()),
+        };
+        publish(&broker, &destination, messages)
+    }
+}
+
+/// A short description of a bridge error for logs and `last_error`; the
+/// bridge never puts the password in its errors.
+pub fn describe(err: &BridgeError) -> String {
+    match err {
+        BridgeError::ConnectionRefused(m) => format!("connection refused: {m}"),
+        BridgeError::AuthenticationRefused(m) => format!("authentication refused: {m}"),
+        BridgeError::ConnectionClosed(r) => format!("connection closed by broker: {} {}", r.code, r.text),
+        BridgeError::ChannelClosed(r) => format!("channel closed by broker: {} {}", r.code, r.text),
+        BridgeError::Timeout(m) => format!("timeout: {m}"),
+        BridgeError::Protocol(m) => format!("protocol error: {m}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::MapSource;
+    use std::collections::HashMap;
+
+    #[test]
+    fn defaults_and_redacted_debug() {
+        let cfg = BrokerConfig::from_source(&MapSource(HashMap::from([("rabbitmq_password", "s3cret")]))).unwrap();
+        assert_eq!((cfg.host.as_str(), cfg.port, cfg.queue.as_str()), ("127.0.0.1", 5672, "auth-events"));
+        assert_eq!((cfg.username.as_str(), cfg.vhost.as_str()), ("guest", "/"));
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn host_must_be_an_ip_and_port_a_number() {
+        let err = BrokerConfig::from_source(&MapSource(HashMap::from([("rabbitmq_host", "rabbitmq.svc")]))).unwrap_err();
+        assert_eq!(err.variable, "rabbitmq_host");
+        let err = BrokerConfig::from_source(&MapSource(HashMap::from([("rabbitmq_port", "amqp")]))).unwrap_err();
+        assert_eq!(err.variable, "rabbitmq_port");
+    }
+}
