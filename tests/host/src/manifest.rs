@@ -248,16 +248,20 @@ watch = ["src/**/*.rs"]
 
     #[test]
     fn dependency_inheritance_follows_spin_rules() {
-        let with_dep = |extra: &str| {
-            MINIMAL.replace("[component.auth.build]", &format!("{extra}\n[component.auth.build]"))
+        // `component_flag` goes in [component.auth]; `dependency` is the
+        // inline table of the one dependency.
+        let manifest = |component_flag: &str, dependency: &str| {
+            let hosts = "allowed_outbound_hosts = [\"postgres://{{ database_host }}\"]";
+            format!(
+                "{}\n[component.auth.dependencies]\n\"a:b/c\" = {dependency}\n",
+                MINIMAL.replace(hosts, &format!("{hosts}\n{component_flag}"))
+            )
         };
-        let m = Manifest::parse(&with_dep("dependencies_inherit_configuration = true\n[component.auth.dependencies]\n\"a:b/c\" = { path = \"dep.wasm\" }")).unwrap();
-        assert!(m.component["auth"].dependencies_inherit());
-        let m = Manifest::parse(&with_dep("[component.auth.dependencies]\n\"a:b/c\" = { path = \"dep.wasm\" }")).unwrap();
-        assert!(!m.component["auth"].dependencies_inherit());
-        let m = Manifest::parse(&with_dep("[component.auth.dependencies]\n\"a:b/c\" = { path = \"dep.wasm\", inherit_configuration = true }")).unwrap();
-        assert!(m.component["auth"].dependencies_inherit());
-        let both = with_dep("dependencies_inherit_configuration = true\n[component.auth.dependencies]\n\"a:b/c\" = { path = \"d.wasm\", inherit_configuration = true }");
+        let inherits = |flag: &str, dep: &str| Manifest::parse(&manifest(flag, dep)).unwrap().component["auth"].dependencies_inherit();
+        assert!(inherits("dependencies_inherit_configuration = true", "{ path = \"d.wasm\" }"));
+        assert!(!inherits("", "{ path = \"d.wasm\" }"));
+        assert!(inherits("", "{ path = \"d.wasm\", inherit_configuration = true }"));
+        let both = manifest("dependencies_inherit_configuration = true", "{ path = \"d.wasm\", inherit_configuration = true }");
         let err = format!("{:#}", Manifest::parse(&both).unwrap_err());
         assert!(err.contains("mutually exclusive"), "{err}");
     }
