@@ -9,7 +9,7 @@ async fn health_is_healthy_with_a_reachable_database() -> anyhow::Result<()> {
     let app = TestApp::load(default_variables(&db))?;
     let reply = app.get("/auth/health").await?;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"status": "healthy"}));
+    assert_eq!(reply.json(), json!({"status": "healthy", "outbox": {"pending": 0, "oldest_pending_seconds": 0.0}}));
     assert_eq!(reply.header("content-type"), Some("application/json"));
     Ok(())
 }

@@ -19,6 +19,6 @@ async fn serves_health_over_http_on_a_port() -> anyhow::Result<()> {
     server.abort();
     assert!(raw.starts_with("HTTP/1.1 200 OK\r\n"), "{raw}");
     assert!(raw.to_ascii_lowercase().contains("content-type: application/json"), "{raw}");
-    assert!(raw.contains(r#"{"status":"healthy"}"#), "{raw}");
+    assert!(raw.contains(r#""status":"healthy""#), "{raw}");
     Ok(())
 }
