@@ -157,6 +157,9 @@ impl<S: Read + Write> Session<S> {
                 return Err(self.explain_send_failure(fault));
             }
         }
+        if let Err(fault) = self.io.flush() {
+            return Err(self.explain_send_failure(fault));
+        }
         self.await_confirms(confirms)
     }
 
@@ -296,7 +299,7 @@ impl<S: Read + Write> Session<S> {
             return match method {
                 Method::ConnectionClose(close) => Err(self.connection_closed(close)),
                 Method::ChannelClose(close) => {
-                    let _ = self.io.send_method(channel, &Method::ChannelCloseOk);
+                    let _ = self.io.send_method(channel, &Method::ChannelCloseOk).and_then(|()| self.io.flush());
                     Err(PublishError::ChannelClosed(reason(close)))
                 }
                 other => Ok((channel, other)),
@@ -316,7 +319,7 @@ impl<S: Read + Write> Session<S> {
     }
 
     fn connection_closed(&mut self, close: Close) -> PublishError {
-        let _ = self.io.send_method(0, &Method::ConnectionCloseOk);
+        let _ = self.io.send_method(0, &Method::ConnectionCloseOk).and_then(|()| self.io.flush());
         let refused = match self.stage {
             Stage::Greeting | Stage::LoggingIn => close.reply_code == ACCESS_REFUSED,
             Stage::OpeningVhost => matches!(close.reply_code, ACCESS_REFUSED | NOT_ALLOWED),

@@ -44,12 +44,20 @@ impl Fault {
     }
 }
 
-/// A byte stream framed as AMQP.
+/// Queued output is written once it reaches this size, or before any read.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// A byte stream framed as AMQP. Frames sent back to back are written
+/// together when the client next waits for the broker: separate small writes
+/// would meet Nagle's algorithm and the broker's delayed ACK, a 40 ms stall
+/// each time (and wasi:sockets offers no TCP_NODELAY).
 #[derive(Debug)]
 pub(crate) struct Transport<S> {
     stream: S,
     /// Bytes read but not yet decoded: at most one partial frame.
     inbox: Vec<u8>,
+    /// Encoded frames not yet written.
+    outbox: Vec<u8>,
     frame_max: u32,
 }
 
@@ -59,6 +67,7 @@ impl<S: Read + Write> Transport<S> {
         Transport {
             stream,
             inbox: Vec::new(),
+            outbox: Vec::new(),
             frame_max: CLIENT_FRAME_MAX,
         }
     }
@@ -73,15 +82,29 @@ impl<S: Read + Write> Transport<S> {
 
     /// Writes and flushes raw bytes (the protocol header).
     pub(crate) fn write_all(&mut self, bytes: &[u8]) -> Result<(), Fault> {
+        self.flush()?;
         self.stream
             .write_all(bytes)
             .and_then(|()| self.stream.flush())
             .map_err(Fault::Io)
     }
 
-    /// Encodes `frames` and writes them in one go.
+    /// Writes every queued frame.
+    pub(crate) fn flush(&mut self) -> Result<(), Fault> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.outbox);
+        self.stream
+            .write_all(&out)
+            .and_then(|()| self.stream.flush())
+            .map_err(Fault::Io)
+    }
+
+    /// Encodes `frames` and queues them; they are written with whatever
+    /// follows them, before the next read.
     pub(crate) fn send(&mut self, frames: &[Frame]) -> Result<(), Fault> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.outbox);
         for f in frames {
             let start = out.len();
             frame::encode(f, &mut out)?;
@@ -94,7 +117,11 @@ impl<S: Read + Write> Transport<S> {
                 .into());
             }
         }
-        self.write_all(&out)
+        self.outbox = out;
+        if self.outbox.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     pub(crate) fn send_method(&mut self, channel: u16, method: &Method) -> Result<(), Fault> {
@@ -106,6 +133,7 @@ impl<S: Read + Write> Transport<S> {
 
     /// Reads until one whole frame is in, and returns it.
     pub(crate) fn recv(&mut self) -> Result<Frame, Fault> {
+        self.flush()?;
         let mut chunk = [0u8; 8192];
         loop {
             if let Some((frame, used)) = frame::decode(&self.inbox, self.frame_max)? {

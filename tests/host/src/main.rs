@@ -4,6 +4,7 @@
 //! ```text
 //! spin-test-host build [-f spin.toml]
 //! spin-test-host up [-f spin.toml] [--listen 127.0.0.1:3000] [--build] [--variable name=value]...
+//! spin-test-host run program.wasm    (a wasi:cli command, for the micro-benchmarks)
 //! ```
 
 use anyhow::{bail, Context, Result};
@@ -33,6 +34,10 @@ fn parse_args() -> Result<Args> {
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "up" | "build" => args.command = arg,
+            "run" => {
+                args.command = arg;
+                args.manifest = it.next().context("run needs a .wasm command component")?.into();
+            }
             "-f" | "--from" => args.manifest = it.next().context("--from needs a path")?.into(),
             "--listen" => args.listen = it.next().context("--listen needs an address")?,
             "--build" => args.build = true,
@@ -74,6 +79,9 @@ fn build(manifest_path: &Path) -> Result<()> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = parse_args()?;
+    if args.command == "run" {
+        return spin_test_host::command::run(&args.manifest).await;
+    }
     if args.command == "build" || args.build {
         build(&args.manifest)?;
         if args.command == "build" {

@@ -101,7 +101,7 @@ pub struct App {
 }
 
 /// One engine per process, so compiled components can be shared.
-fn engine() -> Result<Engine> {
+pub fn shared_engine() -> Result<Engine> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     if let Some(engine) = ENGINE.get() {
         return Ok(engine.clone());
@@ -158,7 +158,7 @@ impl App {
         let loaded = LoadedManifest::load(manifest_path)?;
         let manifest = &loaded.manifest;
         let resolver = Resolver::new(&manifest.variables, &options.env)?;
-        let engine = engine()?;
+        let engine = shared_engine()?;
         let mut linker: Linker<RequestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -246,16 +246,33 @@ impl App {
     /// (the guest may go on working after that, as in Spin).
     pub async fn handle<B>(
         &self,
-        mut req: hyper::Request<B>,
+        req: hyper::Request<B>,
         client_addr: SocketAddr,
     ) -> Result<hyper::Response<HyperOutgoingBody>>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<ErrorCode>,
     {
+        // The guest's remaining work runs on detached; it reports its own trap.
+        let (response, _guest) = self.handle_detached(req, client_addr).await?;
+        Ok(response)
+    }
+
+    /// Like [`App::handle`], but hands back the guest's remaining work (what
+    /// it does after sending its response) for the caller to await, so that
+    /// benchmarks can time both.
+    pub async fn handle_detached<B>(
+        &self,
+        mut req: hyper::Request<B>,
+        client_addr: SocketAddr,
+    ) -> Result<(hyper::Response<HyperOutgoingBody>, Option<tokio::task::JoinHandle<()>>)>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<ErrorCode>,
+    {
         let path = req.uri().path().to_owned();
         let Some(matched) = self.router.route(&path) else {
-            return Ok(empty_response(404));
+            return Ok((empty_response(404), None));
         };
         let component = &self.components[&matched.component];
         let host = req
@@ -293,17 +310,16 @@ impl App {
         });
         match receiver.await {
             Ok(Ok(response)) => {
-                // Keep the guest running after its response, and report a trap.
-                tokio::spawn(async move {
+                let guest = tokio::spawn(async move {
                     if let Ok(Err(e)) = task.await {
                         eprintln!("Error processing request after the response (component {id}): {e:?}");
                     }
                 });
-                Ok(response)
+                Ok((response, Some(guest)))
             }
             Ok(Err(code)) => {
                 eprintln!("Error processing request (component {id}): guest answered with error {code:?}");
-                Ok(empty_response(500))
+                Ok((empty_response(500), None))
             }
             Err(_) => {
                 match task.await {
@@ -311,11 +327,12 @@ impl App {
                     Ok(Err(e)) => eprintln!("Error processing request (component {id}): {e:?}"),
                     Err(e) => eprintln!("Error processing request (component {id}): {e:?}"),
                 }
-                Ok(empty_response(500))
+                Ok((empty_response(500), None))
             }
         }
     }
 }
+
 
 /// Spin answers an unrouted path (404) or a failed guest (500) with no body.
 fn empty_response(status: u16) -> hyper::Response<HyperOutgoingBody> {
