@@ -140,11 +140,10 @@ fn compile(engine: &Engine, root: &Path, dependencies: &[(String, PathBuf)]) -> 
 }
 
 fn new_engine() -> Result<Engine> {
+    // wasmtime's default pool (1,000 instances, memories and tables): a
+    // request of the composed app uses several core instances, and a load
+    // test keeps hundreds of requests in flight.
     let mut pooling = PoolingAllocationConfig::default();
-    pooling.total_component_instances(256);
-    pooling.total_core_instances(256);
-    pooling.total_memories(256);
-    pooling.total_tables(256);
     pooling.max_memory_size(256 << 20);
     let mut config = Config::new();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
