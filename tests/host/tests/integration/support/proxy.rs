@@ -17,6 +17,9 @@ struct State {
     refusing: AtomicBool,
     /// Chance, in parts per million, of cutting a connection after each chunk.
     cut_ppm: AtomicU32,
+    /// When not zero, each connection is cut once it has carried this many
+    /// bytes towards the broker: in the middle of a batch, every time.
+    cut_after_bytes: AtomicU32,
     connections: Mutex<Vec<JoinHandle<()>>>,
     cuts: AtomicU32,
 }
@@ -46,8 +49,15 @@ impl FaultProxy {
         self.cut_all();
     }
 
+    /// Forward, but cut every connection after `bytes` towards the broker.
+    pub fn cut_after(&self, bytes: u32) {
+        self.state.cut_after_bytes.store(bytes, Ordering::SeqCst);
+        self.state.refusing.store(false, Ordering::SeqCst);
+    }
+
     /// Broker back: forward everything faithfully.
     pub fn forward(&self) {
+        self.state.cut_after_bytes.store(0, Ordering::SeqCst);
         self.state.cut_ppm.store(0, Ordering::SeqCst);
         self.state.refusing.store(false, Ordering::SeqCst);
     }
@@ -65,7 +75,7 @@ impl FaultProxy {
         }
     }
 
-    /// How many connections the proxy has cut at random.
+    /// How many connections the proxy has cut (at random or after a byte count).
     pub fn random_cuts(&self) -> u32 {
         self.state.cuts.load(Ordering::SeqCst)
     }
@@ -107,11 +117,19 @@ async fn pipe(client: TcpStream, state: Arc<State>) {
     let up_state = state.clone();
     let up = async move {
         let mut buf = vec![0u8; 16 * 1024];
+        let mut carried = 0usize;
         loop {
             let n = match client_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            let limit = up_state.cut_after_bytes.load(Ordering::SeqCst) as usize;
+            if limit > 0 && carried + n >= limit {
+                let _ = upstream_write.write_all(&buf[..limit.saturating_sub(carried)]).await;
+                up_state.cuts.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
+            carried += n;
             if cut(&up_state) || upstream_write.write_all(&buf[..n]).await.is_err() {
                 break;
             }
