@@ -16,8 +16,6 @@ use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError, Ro
 
 /// SQL statements, all with `$n` parameters.
 pub mod sql {
-    /// Health ping: one round trip, one row.
-    pub const PING: &str = "SELECT 1";
     /// The database clock as ISO-8601 UTC text with microseconds.
     pub const NOW: &str =
         r#"SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#;
@@ -198,11 +196,6 @@ impl Store {
                 Err(Unavailable::DatabaseError)
             }
         }
-    }
-
-    /// One round trip proving the database answers.
-    pub fn ping(&self) -> Result<(), Unavailable> {
-        self.first_text("health ping", sql::PING).map(drop)
     }
 
     /// The outbox backlog; also proves the database answers.
