@@ -10,7 +10,7 @@ use spin_test_host::postgres::{execute, query, ZERO_ROWS_MESSAGE};
 #[tokio::test]
 async fn zero_row_query_fails_naming_the_spin_hang() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
-    let client = db.client().await?;
+    let client = db.host_client().await?;
     let err = query(&client, "SELECT 1 WHERE false", vec![]).await.expect_err("zero rows must fail");
     match err {
         PgError::QueryFailed(QueryError::Text(msg)) => {
@@ -25,7 +25,7 @@ async fn zero_row_query_fails_naming_the_spin_hang() -> anyhow::Result<()> {
 #[tokio::test]
 async fn timestamptz_column_fails_like_spin_but_text_and_timestamp_work() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
-    let client = db.client().await?;
+    let client = db.host_client().await?;
     let err = query(&client, "SELECT now()", vec![]).await.expect_err("timestamptz must fail");
     let PgError::QueryFailed(QueryError::Text(msg)) = err else { panic!("unexpected {err:?}") };
     assert!(msg.contains("NaiveDateTime") && msg.contains("timestamptz"), "{msg}");
@@ -41,7 +41,7 @@ async fn timestamptz_column_fails_like_spin_but_text_and_timestamp_work() -> any
 #[tokio::test]
 async fn parameters_and_values_round_trip() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
-    let client = db.client().await?;
+    let client = db.host_client().await?;
     let params = vec![
         ParameterValue::Str("o'neil; DROP TABLE x --".into()),
         ParameterValue::Int64(42),
@@ -66,7 +66,7 @@ async fn parameters_and_values_round_trip() -> anyhow::Result<()> {
 #[tokio::test]
 async fn database_errors_are_structured_and_bad_parameters_named() -> anyhow::Result<()> {
     let db = TestDb::create().await?;
-    let client = db.client().await?;
+    let client = db.host_client().await?;
     let err = execute(&client, "INSERT INTO missing_table VALUES (1)", vec![]).await.expect_err("no table");
     match err {
         PgError::QueryFailed(QueryError::DbError(e)) => {
@@ -82,5 +82,30 @@ async fn database_errors_are_structured_and_bad_parameters_named() -> anyhow::Re
     assert!(matches!(&err, PgError::ValueConversionFailed(m) if m.contains("invalid UUID")), "{err:?}");
     assert_eq!(execute(&client, "CREATE TABLE t (id int)", vec![]).await.unwrap(), 0);
     assert_eq!(execute(&client, "INSERT INTO t VALUES (1), (2)", vec![]).await.unwrap(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn statements_are_prepared_once_per_connection_and_survive_schema_changes() -> anyhow::Result<()> {
+    let db = TestDb::create().await?;
+    let client = db.host_client().await?;
+    execute(&client, "CREATE TABLE t (id int)", vec![]).await.unwrap();
+    for id in 1..=3 {
+        execute(&client, "INSERT INTO t VALUES ($1)", vec![ParameterValue::Int32(id)]).await.unwrap();
+    }
+    assert_eq!(client.statement_cache.size(), 2, "the insert is prepared once, not per call");
+    assert_eq!(query(&client, "SELECT * FROM t", vec![]).await.unwrap().columns.len(), 1);
+
+    // The cached plan of `SELECT *` no longer matches the table's row type:
+    // the server refuses it and the host prepares it again.
+    execute(&client, "ALTER TABLE t ADD COLUMN name text DEFAULT 'x'", vec![]).await.unwrap();
+    let rows = query(&client, "SELECT * FROM t", vec![]).await.unwrap();
+    assert_eq!((rows.columns.len(), rows.rows.len()), (2, 3));
+
+    // A guest that drops every prepared statement does not break the cache.
+    execute(&client, "DEALLOCATE ALL", vec![]).await.unwrap();
+    let rows = query(&client, "SELECT * FROM t", vec![]).await.unwrap();
+    assert_eq!(rows.rows.len(), 3);
+    assert_eq!(execute(&client, "INSERT INTO t VALUES ($1)", vec![ParameterValue::Int32(4)]).await.unwrap(), 1);
     Ok(())
 }

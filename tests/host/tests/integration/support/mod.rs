@@ -74,6 +74,16 @@ impl TestDb {
         tokio::spawn(conn);
         Ok(client)
     }
+
+    /// A connection as the test host's pool hands it to a guest.
+    pub async fn host_client(&self) -> Result<deadpool_postgres::ClientWrapper> {
+        let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={} sslmode=disable", self.name);
+        let (client, conn) = tokio_postgres::connect(&dsn, tokio_postgres::NoTls).await.context("connect test db")?;
+        let task = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(deadpool_postgres::ClientWrapper::new(client, task))
+    }
 }
 
 impl Drop for TestDb {
