@@ -11,11 +11,25 @@ pub mod test_event;
 use crate::config::{DatabaseUrl, SpinVariables};
 use crate::errors::Unavailable;
 use crate::store::Store;
+use std::rc::Rc;
 
-/// Opens the database named by `database_url`.
-pub(crate) fn open_store() -> Result<Store, Unavailable> {
+thread_local! {
+    /// The request's database connection. Spin runs one request per
+    /// instance, so this lives exactly as long as the request; delivery
+    /// after the response reuses the handler's connection instead of
+    /// reading `database_url` and opening another.
+    static STORE: std::cell::RefCell<Option<Rc<Store>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The database named by `database_url`, opened on first use in a request.
+pub(crate) fn open_store() -> Result<Rc<Store>, Unavailable> {
+    if let Some(store) = STORE.with_borrow(Clone::clone) {
+        return Ok(store);
+    }
     let url = DatabaseUrl::from_source(&SpinVariables).map_err(Unavailable::Misconfigured)?;
-    Store::open(url)
+    let store = Rc::new(Store::open(url)?);
+    STORE.set(Some(store.clone()));
+    Ok(store)
 }
 
 /// Delivers pending outbox rows (after a response, or for a flush); every
