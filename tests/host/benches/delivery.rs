@@ -5,15 +5,15 @@
 //! ran before it. Run: `cargo bench -p spin-test-host --bench delivery`
 //! (after `scripts/test` or `spin-test-host build` has built the components).
 
+mod support;
+
 use anyhow::{Context, Result};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use std::path::PathBuf;
+use http_body_util::BodyExt;
 use std::time::{Duration, Instant};
+use support::{median, request, root, Database};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 
 wasmtime::component::bindgen!({
     path: "../../wit",
@@ -24,7 +24,6 @@ wasmtime::component::bindgen!({
 
 use exports::auth::amqp::publisher::{Broker, Destination, Message, Outcome};
 
-const ADMIN_DSN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=disable";
 const EVENTS_PER_SIZE: usize = 1000;
 
 struct BridgeState {
@@ -36,10 +35,6 @@ impl WasiView for BridgeState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn message(i: usize) -> Message {
@@ -84,12 +79,6 @@ async fn bridge_rate(engine: &Engine, pre: &wasmtime::component::InstancePre<Bri
     Ok(sent as f64 / started.elapsed().as_secs_f64())
 }
 
-async fn admin() -> Result<tokio_postgres::Client> {
-    let (client, conn) = tokio_postgres::connect(ADMIN_DSN, tokio_postgres::NoTls).await.context("PostgreSQL")?;
-    tokio::spawn(conn);
-    Ok(client)
-}
-
 async fn delete_queue(name: &str) -> Result<()> {
     let conn = lapin::Connection::connect("amqp://guest:guest@127.0.0.1:5672/%2f", Default::default()).await?;
     let channel = conn.create_channel().await?;
@@ -97,43 +86,15 @@ async fn delete_queue(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 /// A login's time to its response, and to the end of the guest's work
 /// (response plus outbox delivery): the latter is what a login would cost if
 /// delivery ran before the response.
 async fn login_latency(queue: &str) -> Result<(Duration, Duration)> {
-    let db = format!("auth_bench_{}", std::process::id());
-    admin().await?.batch_execute(&format!("CREATE DATABASE {db}")).await?;
-    let env: std::collections::HashMap<String, String> = [
-        ("DATABASE_URL", format!("postgres://postgres@127.0.0.1:5432/{db}?sslmode=disable")),
-        ("SECRET_KEY", "benchmark-secret-key-0123456789abcdef".into()),
-        ("RABBITMQ_QUEUE", queue.into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (format!("SPIN_VARIABLE_{k}"), v))
-    .collect();
-    let options = spin_test_host::HostOptions {
-        env: spin_test_host::variables::EnvProvider::new(env),
-        output: spin_test_host::GuestOutput::Capture(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20)),
-    };
-    let app = spin_test_host::App::load(&root().join("spin.toml"), options)?;
-    let post = |path: &str, body: &str| {
-        hyper::Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("host", "localhost")
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.to_owned())).map_err(|never| -> ErrorCode { match never {} }))
-            .expect("valid request")
-    };
+    let db = Database::create("delivery").await?;
+    let app = db.app(&[("RABBITMQ_QUEUE", queue)])?;
     let addr = "127.0.0.1:1".parse()?;
-    let (response, guest) = app
-        .handle_detached(post("/register", r#"{"username":"bench","email":"b@example.com","password":"bench-password"}"#), addr)
-        .await?;
+    let register = request("POST", "/register", r#"{"username":"bench","email":"b@example.com","password":"bench-password"}"#, None);
+    let (response, guest) = app.handle_detached(register, addr).await?;
     response.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     if let Some(guest) = guest {
         guest.await?;
@@ -141,8 +102,8 @@ async fn login_latency(queue: &str) -> Result<(Duration, Duration)> {
     let (mut to_response, mut to_done) = (Vec::new(), Vec::new());
     for _ in 0..15 {
         let started = Instant::now();
-        let (response, guest) =
-            app.handle_detached(post("/login", r#"{"username":"bench","password":"bench-password"}"#), addr).await?;
+        let login = request("POST", "/login", r#"{"username":"bench","password":"bench-password"}"#, None);
+        let (response, guest) = app.handle_detached(login, addr).await?;
         anyhow::ensure!(response.status() == 200, "login failed: {}", response.status());
         response.into_body().collect().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         to_response.push(started.elapsed());
@@ -152,7 +113,7 @@ async fn login_latency(queue: &str) -> Result<(Duration, Duration)> {
         to_done.push(started.elapsed());
     }
     drop(app);
-    admin().await?.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)")).await?;
+    db.drop().await?;
     Ok((median(to_response), median(to_done)))
 }
 

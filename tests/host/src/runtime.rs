@@ -139,10 +139,32 @@ fn compile(engine: &Engine, root: &Path, dependencies: &[(String, PathBuf)]) -> 
     Ok(component)
 }
 
+/// A manifest's component, composed with its dependencies and compiled.
+fn compiled_component(engine: &Engine, loaded: &LoadedManifest, id: &str) -> Result<Component> {
+    let decl = loaded.manifest.component.get(id).with_context(|| format!("no component {id:?} in the manifest"))?;
+    let dependencies = decl
+        .dependencies
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), dependency_path(name, value, &loaded.dir)?)))
+        .collect::<Result<Vec<_>>>()
+        .with_context(|| format!("component {id:?}"))?;
+    let path = loaded.source_path(decl);
+    compile(engine, &path, &dependencies).with_context(|| format!("component {id:?}: cannot load {}", path.display()))
+}
+
+/// One component of a manifest, ready to link, for benchmarks that bring
+/// their own host.
+pub fn load_component(manifest_path: &Path, id: &str) -> Result<Component> {
+    compiled_component(&shared_engine()?, &LoadedManifest::load(manifest_path)?, id)
+}
+
 fn new_engine() -> Result<Engine> {
     // wasmtime's default pool (1,000 instances, memories and tables): a
     // request of the composed app uses several core instances, and a load
     // test keeps hundreds of requests in flight.
+    // Memory is reset between requests by wasmtime's defaults (copy-on-write
+    // images, madvise); keeping memory resident or initialising it without
+    // copy-on-write measured no faster under load here (README, Performance).
     let mut pooling = PoolingAllocationConfig::default();
     pooling.max_memory_size(256 << 20);
     let mut config = Config::new();
@@ -175,12 +197,6 @@ impl App {
             }
             let id = trigger.component.clone();
             let decl = &manifest.component[&id];
-            let dependencies = decl
-                .dependencies
-                .iter()
-                .map(|(name, value)| Ok((name.clone(), dependency_path(name, value, &loaded.dir)?)))
-                .collect::<Result<Vec<_>>>()
-                .with_context(|| format!("component {id:?}"))?;
             let hosts: Vec<String> = decl
                 .allowed_outbound_hosts
                 .iter()
@@ -194,11 +210,9 @@ impl App {
                 variables: ComponentVariables::new(&id, &decl.variables, &resolver),
                 allowed_hosts,
                 pg: PgPools::default(),
-                dependencies_isolated: !dependencies.is_empty() && !decl.dependencies_inherit(),
+                dependencies_isolated: !decl.dependencies.is_empty() && !decl.dependencies_inherit(),
             });
-            let path = loaded.source_path(decl);
-            let component = compile(&engine, &path, &dependencies)
-                .with_context(|| format!("component {id:?}: cannot load {}", path.display()))?;
+            let component = compiled_component(&engine, &loaded, &id)?;
             let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("component {id:?}: not a wasi:http/incoming-handler component"))?;

@@ -1,0 +1,329 @@
+//! Per-request cost of the auth component (not a test). Under a host whose
+//! calls return at once (canned PostgreSQL rows, variables from a map, no
+//! network), so only the component and wasmtime's own per-request work are
+//! timed: instantiating the composed component, answering `/auth/health`,
+//! `/profile` and `/login`, and the linear memory each request reaches. Then
+//! `/auth/health` through the real test host and PostgreSQL, for contrast,
+//! and the `.wasm` sizes. Run: `cargo bench -p spin-test-host --bench
+//! component` after `spin-test-host build`.
+
+mod support;
+
+use anyhow::{anyhow, Context, Result};
+use http_body_util::BodyExt;
+use spin_test_host::bindings::fermyon::spin2_0_0::variables as spin_variables;
+use spin_test_host::bindings::spin::postgres4_0_0::postgres::{
+    self as pg, Column, DbDataType, DbValue, Error as PgError, ParameterValue, RowSet,
+};
+use spin_test_host::postgres::Connection;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{median, root, Database};
+use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::{ResourceLimiter, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::{WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::WasiHttpCtx;
+
+const USER_ID: &str = "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11";
+const SECRET: &str = "benchmark-secret-key-0123456789abcdef";
+const PASSWORD: &str = "correct horse battery";
+
+/// What the instant host answers: the component's variables and the one
+/// user row every lookup finds.
+struct Canned {
+    variables: HashMap<String, String>,
+    password_hash: String,
+}
+
+/// Linear memory the request's instances reached (initial sizes plus growth).
+#[derive(Default)]
+struct MemoryReached {
+    bytes: usize,
+}
+
+impl ResourceLimiter for MemoryReached {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.bytes += desired - current;
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, _desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+}
+
+struct InstantHost {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    canned: Arc<Canned>,
+    memory: MemoryReached,
+    host_calls: usize,
+}
+
+impl WasiView for InstantHost {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for InstantHost {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+    }
+}
+
+impl spin_variables::Host for InstantHost {
+    async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, spin_variables::Error>> {
+        self.host_calls += 1;
+        Ok(self.canned.variables.get(&name).cloned().ok_or(spin_variables::Error::Undefined(name)))
+    }
+}
+
+fn column(name: &str, data_type: DbDataType) -> Column {
+    Column { name: name.into(), data_type }
+}
+
+fn text(value: &str) -> DbValue {
+    DbValue::Str(value.into())
+}
+
+impl InstantHost {
+    /// The row the real database would return for each statement the
+    /// component runs on the timed paths.
+    fn answer(&self, statement: &str) -> Result<RowSet> {
+        if statement.contains("FROM auth_outbox WHERE published_at IS NULL") {
+            let columns = vec![column("count", DbDataType::Int64), column("coalesce", DbDataType::Floating64)];
+            return Ok(RowSet { columns, rows: vec![vec![DbValue::Int64(0), DbValue::Floating64(0.0)]] });
+        }
+        if statement.contains(r#"LEFT JOIN "user" u"#) {
+            let mut columns = vec![column("id", DbDataType::Str), column("username", DbDataType::Str), column("email", DbDataType::Str)];
+            let mut row = vec![text(USER_ID), text("alice"), text("alice@example.com")];
+            if statement.contains("u.password") {
+                columns.push(column("password", DbDataType::Str));
+                row.push(text(&self.canned.password_hash));
+            }
+            return Ok(RowSet { columns, rows: vec![row] });
+        }
+        if statement.contains("FOR UPDATE SKIP LOCKED") {
+            // No pending events: one row of nulls, as the real query returns.
+            let names = ["seq", "id", "event", "payload", "created"];
+            let columns = names.iter().map(|n| column(n, DbDataType::Str)).collect();
+            return Ok(RowSet { columns, rows: vec![vec![DbValue::DbNull; names.len()]] });
+        }
+        Err(anyhow!("the instant host has no answer for {statement:?}"))
+    }
+}
+
+impl pg::Host for InstantHost {}
+
+impl pg::HostConnection for InstantHost {
+    async fn open(&mut self, _address: String) -> wasmtime::Result<Result<Resource<Connection>, PgError>> {
+        self.host_calls += 1;
+        Ok(Ok(Resource::new_own(0)))
+    }
+
+    async fn query(
+        &mut self,
+        _conn: Resource<Connection>,
+        statement: String,
+        _params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<RowSet, PgError>> {
+        self.host_calls += 1;
+        Ok(Ok(self.answer(&statement).map_err(wasmtime::Error::from_anyhow)?))
+    }
+
+    async fn execute(
+        &mut self,
+        _conn: Resource<Connection>,
+        _statement: String,
+        _params: Vec<ParameterValue>,
+    ) -> wasmtime::Result<Result<u64, PgError>> {
+        self.host_calls += 1;
+        Ok(Ok(1))
+    }
+
+    async fn drop(&mut self, _conn: Resource<Connection>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+struct Bench {
+    pre: ProxyPre<InstantHost>,
+    canned: Arc<Canned>,
+}
+
+/// One request's cost under the instant host.
+struct Sample {
+    to_response: Duration,
+    to_guest_end: Duration,
+    memory: usize,
+    host_calls: usize,
+}
+
+impl Bench {
+    fn new() -> Result<Bench> {
+        let engine = spin_test_host::runtime::shared_engine()?;
+        let component = spin_test_host::runtime::load_component(&root().join("spin.toml"), "auth")?;
+        let mut linker: Linker<InstantHost> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        pg::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        spin_variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
+        let variables = [
+            ("database_url", "postgres://postgres@127.0.0.1:5432/bench?sslmode=disable"),
+            ("secret_key", SECRET),
+            ("token_ttl_seconds", "3600"),
+            ("password_iterations", "600000"),
+            ("rabbitmq_host", "127.0.0.1"),
+            ("rabbitmq_port", "5672"),
+            ("rabbitmq_queue", "bench"),
+            ("rabbitmq_user", "guest"),
+            ("rabbitmq_password", "guest"),
+            ("rabbitmq_vhost", "/"),
+        ];
+        let hasher = auth::passwords::Hasher::new(auth::passwords::MIN_ITERATIONS).map_err(|e| anyhow!("{e:?}"))?;
+        let canned = Canned {
+            variables: variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            password_hash: hasher.hash(PASSWORD)?,
+        };
+        Ok(Bench { pre, canned: Arc::new(canned) })
+    }
+
+    fn store(&self) -> Store<InstantHost> {
+        let state = InstantHost {
+            wasi: WasiCtxBuilder::new().stderr(MemoryOutputPipe::new(1 << 16)).build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            canned: self.canned.clone(),
+            memory: MemoryReached::default(),
+            host_calls: 0,
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.memory);
+        store
+    }
+
+    async fn instantiate(&self) -> Result<Duration> {
+        let started = Instant::now();
+        let mut store = self.store();
+        self.pre.instantiate_async(&mut store).await?;
+        drop(store);
+        Ok(started.elapsed())
+    }
+
+    async fn request(&self, req: hyper::Request<support::Body>) -> Result<Sample> {
+        let started = Instant::now();
+        let mut store = self.store();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+        let outparam = store.data_mut().http().new_response_outparam(sender)?;
+        let proxy = self.pre.instantiate_async(&mut store).await?;
+        let guest = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam);
+        // The guest runs on this task; the response arrives while it does.
+        let (done, response) = tokio::join!(guest, async {
+            let response = receiver.await.map_err(|_| anyhow!("no response"))?.map_err(|e| anyhow!("{e:?}"))?;
+            let status = response.status();
+            let body = response.into_body().collect().await.map_err(|e| anyhow!("{e:?}"))?.to_bytes();
+            anyhow::ensure!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body));
+            Ok::<_, anyhow::Error>(started.elapsed())
+        });
+        done?;
+        let to_response = response?;
+        let to_guest_end = started.elapsed();
+        let state = store.data();
+        Ok(Sample { to_response, to_guest_end, memory: state.memory.bytes, host_calls: state.host_calls })
+    }
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+async fn row(bench: &Bench, name: &str, n: usize, make: impl Fn() -> hyper::Request<support::Body>) -> Result<Duration> {
+    bench.request(make()).await.with_context(|| name.to_owned())?; // warm-up
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        samples.push(bench.request(make()).await.with_context(|| name.to_owned())?);
+    }
+    let response = median(samples.iter().map(|s| s.to_response).collect());
+    let end = median(samples.iter().map(|s| s.to_guest_end).collect());
+    let memory = samples.iter().map(|s| s.memory).max().unwrap_or(0);
+    let calls = samples[0].host_calls;
+    let ms = |d: Duration| if d > Duration::from_millis(1) { format!("{:.1} ms", d.as_secs_f64() * 1e3) } else { micros(d) };
+    println!("| {name} | {} | {} | {calls} | {} KiB |", ms(response), ms(end), memory / 1024);
+    Ok(response)
+}
+
+/// `/auth/health` through the real test host, pooling and PostgreSQL.
+async fn real_health(n: usize) -> Result<Duration> {
+    let db = Database::create("component").await?;
+    let app = db.app(&[("ADMIN_TOKEN", "bench-admin")])?;
+    let addr = "127.0.0.1:1".parse()?;
+    let migrate = support::request("POST", "/admin/migrate", "", Some("bench-admin"));
+    app.handle(migrate, addr).await?.into_body().collect().await.map_err(|e| anyhow!("{e:?}"))?;
+    let mut times = Vec::with_capacity(n);
+    for i in 0..=n {
+        let started = Instant::now();
+        let response = app.handle(support::get("/auth/health", None), addr).await?;
+        anyhow::ensure!(response.status() == 200, "health answered {}", response.status());
+        response.into_body().collect().await.map_err(|e| anyhow!("{e:?}"))?;
+        if i > 0 {
+            times.push(started.elapsed());
+        }
+    }
+    drop(app);
+    db.drop().await?;
+    Ok(median(times))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let bench = Bench::new()?;
+    let n = 2000;
+    // `--profile-health N`: only N health requests, for perf or callgrind.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--profile-health") {
+        let count: usize = args.get(i + 1).and_then(|c| c.parse().ok()).context("--profile-health needs a count")?;
+        for _ in 0..count {
+            bench.request(support::get("/auth/health", None)).await?;
+        }
+        return Ok(());
+    }
+    let mut instantiate = Vec::with_capacity(n);
+    for _ in 0..n {
+        instantiate.push(bench.instantiate().await?);
+    }
+    let instantiate = median(instantiate);
+
+    println!("Instant host: every host call returns at once; median of {n} requests, one at a time.\n");
+    println!("| request | to response | to guest end | host calls | linear memory reached |");
+    println!("|---|---|---|---|---|");
+    println!("| instantiate only | {} | | 0 | |", micros(instantiate));
+    let health = row(&bench, "GET /auth/health", n, || support::get("/auth/health", None)).await?;
+    let token = auth::tokens::TokenKey::new(SECRET.as_bytes())
+        .map_err(|e| anyhow!("{e:?}"))?
+        .issue(auth::tokens::UserClaims { user_id: USER_ID.into(), username: "alice".into() }, 3600, "bench".into())
+        .map_err(|e| anyhow!("{e:?}"))?;
+    let profile = row(&bench, "GET /profile", n, || support::get("/profile", Some(&token))).await?;
+    let login_body = format!(r#"{{"username":"alice","password":"{PASSWORD}"}}"#);
+    row(&bench, "POST /login (PBKDF2 600,000 included)", 5, || support::request("POST", "/login", &login_body, None)).await?;
+    println!();
+    println!("component CPU beyond instantiation: /auth/health {}, /profile {}", micros(health - instantiate), micros(profile - instantiate));
+
+    let real = real_health(n).await?;
+    println!("GET /auth/health through the test host and PostgreSQL, one at a time: {} (median of {n})", micros(real));
+    println!();
+    for name in ["auth", "amqp_bridge"] {
+        let path = root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));
+        let size = std::fs::metadata(&path).with_context(|| format!("{} (run spin-test-host build)", path.display()))?.len();
+        println!("{name}.wasm: {:.0} KiB", size as f64 / 1024.0);
+    }
+    Ok(())
+}
