@@ -283,16 +283,30 @@ async fn real_health(n: usize) -> Result<Duration> {
     Ok(median(times))
 }
 
+/// A valid token for the canned user.
+fn token() -> Result<String> {
+    auth::tokens::TokenKey::new(SECRET.as_bytes())
+        .map_err(|e| anyhow!("{e:?}"))?
+        .issue(auth::tokens::UserClaims { user_id: USER_ID.into(), username: "alice".into() }, 3600, "bench".into())
+        .map_err(|e| anyhow!("{e:?}"))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let bench = Bench::new()?;
     let n = 2000;
-    // `--profile-health N`: only N health requests, for perf or callgrind.
+    // `--profile health|profile N`: only N such requests, for perf or callgrind.
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--profile-health") {
-        let count: usize = args.get(i + 1).and_then(|c| c.parse().ok()).context("--profile-health needs a count")?;
+    if let Some(i) = args.iter().position(|a| a == "--profile") {
+        let count: usize = args.get(i + 2).and_then(|c| c.parse().ok()).context("--profile needs a route and a count")?;
+        let token = token()?;
+        let (path, bearer) = match args.get(i + 1).map(String::as_str) {
+            Some("health") => ("/auth/health", None),
+            Some("profile") => ("/profile", Some(token.as_str())),
+            other => anyhow::bail!("--profile: unknown route {other:?} (health or profile)"),
+        };
         for _ in 0..count {
-            bench.request(support::get("/auth/health", None)).await?;
+            bench.request(support::get(path, bearer)).await?;
         }
         return Ok(());
     }
@@ -307,15 +321,16 @@ async fn main() -> Result<()> {
     println!("|---|---|---|---|---|");
     println!("| instantiate only | {} | | 0 | |", micros(instantiate));
     let health = row(&bench, "GET /auth/health", n, || support::get("/auth/health", None)).await?;
-    let token = auth::tokens::TokenKey::new(SECRET.as_bytes())
-        .map_err(|e| anyhow!("{e:?}"))?
-        .issue(auth::tokens::UserClaims { user_id: USER_ID.into(), username: "alice".into() }, 3600, "bench".into())
-        .map_err(|e| anyhow!("{e:?}"))?;
+    let token = token()?;
     let profile = row(&bench, "GET /profile", n, || support::get("/profile", Some(&token))).await?;
     let login_body = format!(r#"{{"username":"alice","password":"{PASSWORD}"}}"#);
     row(&bench, "POST /login (PBKDF2 600,000 included)", 5, || support::request("POST", "/login", &login_body, None)).await?;
     println!();
-    println!("component CPU beyond instantiation: /auth/health {}, /profile {}", micros(health - instantiate), micros(profile - instantiate));
+    println!(
+        "beyond instantiation (the component, wasmtime's HTTP types and this host): /auth/health {}, /profile {}",
+        micros(health.saturating_sub(instantiate)),
+        micros(profile.saturating_sub(instantiate))
+    );
 
     let real = real_health(n).await?;
     println!("GET /auth/health through the test host and PostgreSQL, one at a time: {} (median of {n})", micros(real));
