@@ -5,14 +5,16 @@
 //! exists and whatever format its hash is in, so the time a login takes does
 //! not tell an attacker which usernames are real.
 
-use pbkdf2::phc::PasswordHash;
-use pbkdf2::{pbkdf2_hmac, Params, Pbkdf2};
-use password_hash::{CustomizedPasswordHasher, PasswordVerifier};
+// pbkdf2 0.12 and sha2 0.10 rather than 0.13 and 0.11: sha2 0.11 reads
+// SHA-256's round constants with volatile loads on every target but x86, so
+// in wasm32 its PBKDF2 ran 8 % slower (README, Performance).
+use password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use pbkdf2::{pbkdf2_hmac, Algorithm, Params, Pbkdf2};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// OWASP's figure for PBKDF2-HMAC-SHA256 (Password Storage Cheat Sheet, 2023).
-pub const MIN_ITERATIONS: u32 = Params::RECOMMENDED_ROUNDS;
+pub const MIN_ITERATIONS: u32 = Params::RECOMMENDED_ROUNDS as u32;
 /// Longer passwords are refused before any hashing.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 const SALT_BYTES: usize = 16;
@@ -27,17 +29,17 @@ mod legacy {
 
 /// A stored password hash in one of the formats this service reads.
 #[derive(Debug)]
-pub enum StoredHash {
+pub enum StoredHash<'a> {
     /// `$pbkdf2-sha256$i=...,l=...$salt$hash`.
-    Pbkdf2(PasswordHash),
+    Pbkdf2(PasswordHash<'a>),
     /// `hex(PBKDF2-HMAC-SHA256(password, b"salt", 1000, 64))` from the Flask service.
     LegacyFlask([u8; legacy::BYTES]),
 }
 
-impl StoredHash {
-    pub fn parse(stored: &str) -> Option<StoredHash> {
+impl StoredHash<'_> {
+    pub fn parse(stored: &str) -> Option<StoredHash<'_>> {
         if stored.starts_with("$pbkdf2-sha256$") {
-            return stored.parse().ok().map(StoredHash::Pbkdf2);
+            return PasswordHash::new(stored).ok().map(StoredHash::Pbkdf2);
         }
         if stored.len() == legacy::BYTES * 2 {
             let mut bytes = [0u8; legacy::BYTES];
@@ -75,65 +77,73 @@ impl Hasher {
         if iterations < MIN_ITERATIONS {
             return Err(WeakIterations(iterations));
         }
-        let params = Params::new_with_output_len(iterations, OUTPUT_BYTES).map_err(|_| WeakIterations(iterations))?;
-        Ok(Hasher { params })
+        Ok(Hasher { params: Params { rounds: iterations, output_length: OUTPUT_BYTES } })
     }
 
     pub fn iterations(&self) -> u32 {
-        self.params.rounds()
+        self.params.rounds
     }
 
     /// A new PHC string with a random 16-byte salt.
     pub fn hash(&self, password: &str) -> Result<String, getrandom::Error> {
         let mut salt = [0u8; SALT_BYTES];
         getrandom::fill(&mut salt)?;
-        Ok(hash_with(self.params, password.as_bytes(), &salt).to_string())
+        Ok(hash_with(self.params, password.as_bytes(), &salt))
     }
 
     /// Checks `password` against `stored` (`None` when the account does not
-    /// exist), always doing at least one full-strength PBKDF2 computation.
+    /// exist). A miss always costs at least one full-strength PBKDF2
+    /// computation, and a hit below full strength asks for the re-hash that
+    /// costs one, so every login does the same work.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> Verdict {
-        let password = password.as_bytes();
-        match stored.and_then(StoredHash::parse) {
+        self.verify_counting(password.as_bytes(), stored).0
+    }
+
+    /// [`Hasher::verify`], also returning the PBKDF2 iterations it ran.
+    fn verify_counting(&self, password: &[u8], stored: Option<&str>) -> (Verdict, u32) {
+        let (verdict, iterations) = match stored.and_then(StoredHash::parse) {
             Some(StoredHash::Pbkdf2(hash)) => {
-                if Pbkdf2::SHA256.verify_password(password, &hash).is_err() {
-                    return Verdict::Invalid;
+                let rounds = Params::try_from(&hash).map_or(0, |p| p.rounds);
+                if Pbkdf2.verify_password(password, &hash).is_err() {
+                    (Verdict::Invalid, rounds)
+                } else {
+                    (Verdict::Valid { upgrade: rounds < self.params.rounds }, rounds)
                 }
-                let weaker = Params::try_from(&hash).map_or(true, |p| p.rounds() < self.params.rounds());
-                Verdict::Valid { upgrade: weaker }
             }
             Some(StoredHash::LegacyFlask(expected)) => {
                 let mut actual = [0u8; legacy::BYTES];
                 pbkdf2_hmac::<Sha256>(password, legacy::SALT, legacy::ITERATIONS, &mut actual);
-                if bool::from(actual.ct_eq(&expected)) {
-                    // The caller re-hashes at full strength to upgrade it.
-                    Verdict::Valid { upgrade: true }
-                } else {
-                    self.decoy_work(password);
-                    Verdict::Invalid
-                }
+                // A hit is re-hashed at full strength by the caller.
+                let verdict = if bool::from(actual.ct_eq(&expected)) { Verdict::Valid { upgrade: true } } else { Verdict::Invalid };
+                (verdict, legacy::ITERATIONS)
             }
-            None => {
-                self.decoy_work(password);
-                Verdict::Invalid
-            }
+            None => (Verdict::Invalid, 0),
+        };
+        // A wrong password against a weaker hash, a garbage hash or no
+        // account at all would otherwise answer sooner than a real miss.
+        if verdict == Verdict::Invalid && iterations < self.params.rounds {
+            self.decoy_work(password);
+            return (verdict, iterations + self.params.rounds);
         }
+        (verdict, iterations)
     }
 
     /// The work of verifying against a real hash at the current strength,
     /// with nothing to compare: a miss then costs what a wrong password does.
     fn decoy_work(&self, password: &[u8]) {
         let mut out = [0u8; OUTPUT_BYTES];
-        pbkdf2_hmac::<Sha256>(password, &[0x5a; SALT_BYTES], self.params.rounds(), &mut out);
+        pbkdf2_hmac::<Sha256>(password, &[0x5a; SALT_BYTES], self.params.rounds, &mut out);
         std::hint::black_box(out);
     }
 }
 
-fn hash_with(params: Params, password: &[u8], salt: &[u8]) -> PasswordHash {
-    Pbkdf2::SHA256
-        .hash_password_customized(password, salt, None, None, params)
-        // Salt length and parameters are fixed and valid by construction.
+fn hash_with(params: Params, password: &[u8], salt: &[u8]) -> String {
+    // Salt length and parameters are fixed and valid by construction.
+    let salt = SaltString::encode_b64(salt).expect("a 16-byte salt encodes");
+    Pbkdf2
+        .hash_password_customized(password, Some(Algorithm::Pbkdf2Sha256.ident()), None, params, &salt)
         .expect("PBKDF2 parameters are valid")
+        .to_string()
 }
 
 /// The Flask service's hash of `password`, for tests and migrations.
@@ -149,7 +159,7 @@ mod tests {
 
     /// Few iterations keep the unit tests fast; production refuses them.
     fn fast_hasher() -> Hasher {
-        Hasher { params: Params::new_with_output_len(1000, OUTPUT_BYTES).unwrap() }
+        Hasher { params: Params { rounds: 1000, output_length: OUTPUT_BYTES } }
     }
 
     /// RFC 7914 §11 / widely published PBKDF2-HMAC-SHA256 vectors.
@@ -192,6 +202,18 @@ mod tests {
         assert_eq!(hasher.verify("wrong horse", Some(&stored)), Verdict::Invalid);
     }
 
+    /// The PHC string this service has always stored, computed independently
+    /// with Python: `hashlib.pbkdf2_hmac("sha256", b"correct horse",
+    /// bytes(range(16)), 1000, 32)`, salt and hash in unpadded base64.
+    #[test]
+    fn phc_strings_written_before_verify() {
+        let stored = "$pbkdf2-sha256$i=1000,l=32$AAECAwQFBgcICQoLDA0ODw$yRTMTwbMbo9G0VfjobWqerzuuxe7BETNTErBbKKumGQ";
+        assert_eq!(fast_hasher().verify("correct horse", Some(stored)), Verdict::Valid { upgrade: false });
+        assert_eq!(fast_hasher().verify("correct horsE", Some(stored)), Verdict::Invalid);
+        let params = Params { rounds: 1000, output_length: 32 };
+        assert_eq!(hash_with(params, b"correct horse", &(0..16).collect::<Vec<u8>>()), stored);
+    }
+
     #[test]
     fn salts_are_random() {
         let hasher = fast_hasher();
@@ -209,9 +231,30 @@ mod tests {
 
     #[test]
     fn weaker_phc_hash_asks_for_upgrade() {
-        let weak = hash_with(Params::new_with_output_len(1000, 32).unwrap(), b"pw", &[7; 16]).to_string();
+        let weak = hash_with(Params { rounds: 1000, output_length: 32 }, b"pw", &[7; 16]);
         let hasher = Hasher::new(MIN_ITERATIONS).unwrap();
         assert_eq!(hasher.verify("pw", Some(&weak)), Verdict::Valid { upgrade: true });
+    }
+
+    /// Whatever is stored, a login costs a full-strength computation: in the
+    /// check itself, or in the re-hash an upgrade asks for.
+    #[test]
+    fn every_outcome_costs_full_strength_work() {
+        let hasher = fast_hasher();
+        let full = hasher.iterations();
+        let weak = hash_with(Params { rounds: 500, output_length: 32 }, b"pw", &[7; 16]);
+        let strong = hash_with(Params { rounds: 2000, output_length: 32 }, b"pw", &[7; 16]);
+        let legacy = legacy_flask_hash("pw");
+        let cases = [None, Some(""), Some("$pbkdf2-sha256$broken"), Some(weak.as_str()), Some(strong.as_str()), Some(legacy.as_str())];
+        for stored in cases {
+            for password in ["pw", "wrong"] {
+                let (verdict, iterations) = hasher.verify_counting(password.as_bytes(), stored);
+                let rehashed = verdict == Verdict::Valid { upgrade: true };
+                assert!(iterations >= full || rehashed, "{password} against {stored:?}: {verdict:?} after {iterations}");
+            }
+        }
+        // The weak hash's miss is the case that used to answer early.
+        assert_eq!(hasher.verify_counting(b"wrong", Some(&weak)), (Verdict::Invalid, 500 + full));
     }
 
     #[test]

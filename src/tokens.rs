@@ -110,7 +110,7 @@ mod tests {
     /// An HS256 token signed with `SECRET` over any header and payload, the
     /// way PyJWT builds one.
     fn sign_raw(header: &str, payload: &str) -> String {
-        use hmac::{KeyInit, Mac};
+        use hmac::Mac;
         let signing_input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET).unwrap();
         mac.update(signing_input.as_bytes());
