@@ -64,6 +64,10 @@ struct InstantHost {
     canned: Arc<Canned>,
     memory: MemoryReached,
     host_calls: usize,
+    /// When the login's user lookup returned and its first write began: the
+    /// password check runs between the two.
+    lookup_returned: Option<Instant>,
+    write_started: Option<Instant>,
 }
 
 impl WasiView for InstantHost {
@@ -135,7 +139,11 @@ impl pg::HostConnection for InstantHost {
         _params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, PgError>> {
         self.host_calls += 1;
-        Ok(Ok(self.answer(&statement).map_err(wasmtime::Error::from_anyhow)?))
+        let rows = self.answer(&statement).map_err(wasmtime::Error::from_anyhow)?;
+        if statement.contains("u.password") {
+            self.lookup_returned = Some(Instant::now());
+        }
+        Ok(Ok(rows))
     }
 
     async fn execute(
@@ -145,6 +153,7 @@ impl pg::HostConnection for InstantHost {
         _params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, PgError>> {
         self.host_calls += 1;
+        self.write_started.get_or_insert_with(Instant::now);
         Ok(Ok(1))
     }
 
@@ -164,6 +173,8 @@ struct Sample {
     to_guest_end: Duration,
     memory: usize,
     host_calls: usize,
+    /// From the password lookup's return to the next write (logins only).
+    password_check: Option<Duration>,
 }
 
 impl Bench {
@@ -204,6 +215,8 @@ impl Bench {
             canned: self.canned.clone(),
             memory: MemoryReached::default(),
             host_calls: 0,
+            lookup_returned: None,
+            write_started: None,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.memory);
@@ -238,7 +251,11 @@ impl Bench {
         let to_response = response?;
         let to_guest_end = started.elapsed();
         let state = store.data();
-        Ok(Sample { to_response, to_guest_end, memory: state.memory.bytes, host_calls: state.host_calls })
+        let password_check = match (state.lookup_returned, state.write_started) {
+            (Some(lookup), Some(write)) => Some(write.saturating_duration_since(lookup)),
+            _ => None,
+        };
+        Ok(Sample { to_response, to_guest_end, memory: state.memory.bytes, host_calls: state.host_calls, password_check })
     }
 }
 
@@ -246,7 +263,8 @@ fn micros(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
 
-async fn row(bench: &Bench, name: &str, n: usize, make: impl Fn() -> hyper::Request<support::Body>) -> Result<Duration> {
+/// Prints one table row; returns the samples.
+async fn row(bench: &Bench, name: &str, n: usize, make: impl Fn() -> hyper::Request<support::Body>) -> Result<Vec<Sample>> {
     bench.request(make()).await.with_context(|| name.to_owned())?; // warm-up
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
@@ -256,9 +274,16 @@ async fn row(bench: &Bench, name: &str, n: usize, make: impl Fn() -> hyper::Requ
     let end = median(samples.iter().map(|s| s.to_guest_end).collect());
     let memory = samples.iter().map(|s| s.memory).max().unwrap_or(0);
     let calls = samples[0].host_calls;
-    let ms = |d: Duration| if d > Duration::from_millis(1) { format!("{:.1} ms", d.as_secs_f64() * 1e3) } else { micros(d) };
-    println!("| {name} | {} | {} | {calls} | {} KiB |", ms(response), ms(end), memory / 1024);
-    Ok(response)
+    println!("| {name} | {} | {} | {calls} | {} KiB |", short(response), short(end), memory / 1024);
+    Ok(samples)
+}
+
+fn short(d: Duration) -> String {
+    if d > Duration::from_millis(1) {
+        format!("{:.1} ms", d.as_secs_f64() * 1e3)
+    } else {
+        micros(d)
+    }
 }
 
 /// `/auth/health` through the real test host, pooling and PostgreSQL.
@@ -295,15 +320,22 @@ fn token() -> Result<String> {
 async fn main() -> Result<()> {
     let bench = Bench::new()?;
     let n = 2000;
-    // `--profile health|profile N`: only N such requests, for perf or callgrind.
+    // `--profile instantiate|health|profile N`: only N such requests (or
+    // bare instantiations), for perf or callgrind.
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let count: usize = args.get(i + 2).and_then(|c| c.parse().ok()).context("--profile needs a route and a count")?;
         let token = token()?;
         let (path, bearer) = match args.get(i + 1).map(String::as_str) {
+            Some("instantiate") => {
+                for _ in 0..count {
+                    bench.instantiate().await?;
+                }
+                return Ok(());
+            }
             Some("health") => ("/auth/health", None),
             Some("profile") => ("/profile", Some(token.as_str())),
-            other => anyhow::bail!("--profile: unknown route {other:?} (health or profile)"),
+            other => anyhow::bail!("--profile: unknown route {other:?} (instantiate, health or profile)"),
         };
         for _ in 0..count {
             bench.request(support::get(path, bearer)).await?;
@@ -320,12 +352,16 @@ async fn main() -> Result<()> {
     println!("| request | to response | to guest end | host calls | linear memory reached |");
     println!("|---|---|---|---|---|");
     println!("| instantiate only | {} | | 0 | |", micros(instantiate));
-    let health = row(&bench, "GET /auth/health", n, || support::get("/auth/health", None)).await?;
+    let to_response = |samples: Vec<Sample>| median(samples.iter().map(|s| s.to_response).collect());
+    let health = to_response(row(&bench, "GET /auth/health", n, || support::get("/auth/health", None)).await?);
     let token = token()?;
-    let profile = row(&bench, "GET /profile", n, || support::get("/profile", Some(&token))).await?;
+    let profile = to_response(row(&bench, "GET /profile", n, || support::get("/profile", Some(&token))).await?);
     let login_body = format!(r#"{{"username":"alice","password":"{PASSWORD}"}}"#);
-    row(&bench, "POST /login (PBKDF2 600,000 included)", 5, || support::request("POST", "/login", &login_body, None)).await?;
+    let logins = row(&bench, "POST /login (PBKDF2 600,000 included)", 9, || support::request("POST", "/login", &login_body, None)).await?;
+    let check = median(logins.iter().map(|s| s.password_check.unwrap_or_default()).collect());
+    let beyond = median(logins.iter().map(|s| s.to_response.saturating_sub(s.password_check.unwrap_or_default())).collect());
     println!();
+    println!("login: password check (lookup returned → first write) {}, the rest of the request {}", short(check), short(beyond));
     println!(
         "beyond instantiation (the component, wasmtime's HTTP types and this host): /auth/health {}, /profile {}",
         micros(health.saturating_sub(instantiate)),
@@ -334,6 +370,7 @@ async fn main() -> Result<()> {
 
     let real = real_health(n).await?;
     println!("GET /auth/health through the test host and PostgreSQL, one at a time: {} (median of {n})", micros(real));
+    println!("  of which a PostgreSQL connection and one query: {} (the real host less the instant one)", micros(real.saturating_sub(health)));
     println!();
     for name in ["auth", "amqp_bridge"] {
         let path = root().join(format!("target/wasm32-wasip2/release/{name}.wasm"));

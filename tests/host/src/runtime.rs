@@ -167,6 +167,17 @@ fn new_engine() -> Result<Engine> {
     // copy-on-write measured no faster under load here (README, Performance).
     let mut pooling = PoolingAllocationConfig::default();
     pooling.max_memory_size(256 << 20);
+    // `SPIN_TEST_HOST_POOL=<n>`: n slots of each kind instead. The default
+    // pool reserves about 4 TiB of address space, more than valgrind (used
+    // by `tests/bench/component` to count instructions) can map.
+    if let Some(slots) = std::env::var("SPIN_TEST_HOST_POOL").ok().and_then(|n| n.parse::<u32>().ok()) {
+        pooling
+            .total_component_instances(slots)
+            .total_core_instances(slots)
+            .total_memories(slots)
+            .total_tables(slots)
+            .total_stacks(slots);
+    }
     let mut config = Config::new();
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     Ok(Engine::new(&config)?)
