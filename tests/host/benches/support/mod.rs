@@ -1,5 +1,6 @@
 //! What the benchmarks share: paths, a throwaway database served by the
 //! test host, requests and medians.
+#![allow(dead_code)] // each benchmark uses part of it
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
