@@ -76,6 +76,11 @@ fn build(manifest_path: &Path) -> Result<()> {
     Ok(())
 }
 
+// The host allocates for every request (hyper, WASI's HTTP types, the
+// PostgreSQL client): under load glibc's malloc took 8 % of its CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = parse_args()?;
