@@ -10,7 +10,9 @@ pub mod pg_types;
 pub mod postgres;
 pub mod routes;
 pub mod runtime;
+pub mod runtime_config;
 pub mod server;
+pub mod sqlite;
 pub mod template;
 pub mod variables;
 
@@ -22,8 +24,10 @@ pub mod bindings {
         imports: { default: async | trappable },
         with: {
             "spin:postgres/postgres@4.0.0.connection": crate::postgres::Connection,
+            "spin:sqlite/sqlite@3.0.0.connection": crate::sqlite::Connection,
         },
     });
 }
 
 pub use runtime::{App, GuestOutput, HostOptions};
+pub use runtime_config::StateDir;

@@ -4,13 +4,14 @@
 //! ```text
 //! spin-test-host build [-f spin.toml]
 //! spin-test-host up [-f spin.toml] [--listen 127.0.0.1:3000] [--build] [--variable name=value]...
+//!                   [--runtime-config-file runtime-config.toml] [--state-dir DIR]
 //! spin-test-host run program.wasm    (a wasi:cli command, for the micro-benchmarks)
 //! ```
 
 use anyhow::{bail, Context, Result};
 use spin_test_host::manifest::{base_dir, LoadedManifest};
 use spin_test_host::variables::EnvProvider;
-use spin_test_host::{server, App, HostOptions};
+use spin_test_host::{server, App, HostOptions, StateDir};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ struct Args {
     listen: String,
     build: bool,
     variables: Vec<(String, String)>,
+    runtime_config: Option<PathBuf>,
+    state_dir: StateDir,
 }
 
 fn parse_args() -> Result<Args> {
@@ -29,6 +32,8 @@ fn parse_args() -> Result<Args> {
         listen: "127.0.0.1:3000".into(),
         build: false,
         variables: Vec::new(),
+        runtime_config: None,
+        state_dir: StateDir::Default,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -46,8 +51,15 @@ fn parse_args() -> Result<Args> {
                 let (name, value) = pair.split_once('=').context("--variable needs name=value")?;
                 args.variables.push((name.to_owned(), value.to_owned()));
             }
+            "--runtime-config-file" => {
+                args.runtime_config = Some(it.next().context("--runtime-config-file needs a path")?.into());
+            }
+            "--state-dir" => args.state_dir = StateDir::from_flag(&it.next().context("--state-dir needs a path (\"\" unsets it)")?),
             "-h" | "--help" => {
-                println!("usage: spin-test-host [build|up] [-f spin.toml] [--listen ADDR] [--build] [--variable name=value]...");
+                println!(
+                    "usage: spin-test-host [build|up] [-f spin.toml] [--listen ADDR] [--build] [--variable name=value]... \
+                     [--runtime-config-file FILE] [--state-dir DIR]"
+                );
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?} (try --help)"),
@@ -97,7 +109,8 @@ async fn main() -> Result<()> {
     for (name, value) in &args.variables {
         env.set_variable(name, value);
     }
-    let app = App::load(&args.manifest, HostOptions { env, ..Default::default() })?;
+    let options = HostOptions { env, runtime_config: args.runtime_config, state_dir: args.state_dir, ..Default::default() };
+    let app = App::load(&args.manifest, options)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

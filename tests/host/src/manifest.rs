@@ -81,6 +81,9 @@ pub struct ComponentDecl {
     pub dependencies: BTreeMap<String, toml::Value>,
     #[serde(default)]
     pub dependencies_inherit_configuration: bool,
+    /// Labels of the SQLite databases the component may open.
+    #[serde(default)]
+    pub sqlite_databases: Vec<String>,
 }
 
 impl ComponentDecl {
@@ -170,6 +173,9 @@ impl Manifest {
             {
                 bail!("Component `{id}` specifies both `dependencies_inherit_configuration` and per-dependency `inherit_configuration`. These are mutually exclusive; use one or the other.");
             }
+            if let Some(bad) = component.sqlite_databases.iter().find(|l| !is_kebab_or_snake_case(l)) {
+                bail!("component {id:?}: sqlite_databases entry {bad:?}: expected kebab-case or snake_case");
+            }
             for host in &component.allowed_outbound_hosts {
                 self.check_template(host)
                     .with_context(|| format!("component {id:?}: allowed_outbound_hosts entry {host:?}"))?;
@@ -196,6 +202,16 @@ impl Manifest {
         }
         Ok(())
     }
+}
+
+/// Spin's rule for store and database labels: words of lower-case letters
+/// and digits, starting with a letter, joined by single `-` or single `_`.
+pub fn is_kebab_or_snake_case(label: &str) -> bool {
+    let words = |sep: char| {
+        label.split(sep).all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+            && label.starts_with(|c: char| c.is_ascii_lowercase())
+    };
+    words('-') || words('_')
 }
 
 #[cfg(test)]
@@ -278,6 +294,18 @@ watch = ["src/**/*.rs"]
         let text = MINIMAL.replace("{{ database_host }}", "{{ db_host }}");
         let err = format!("{:#}", Manifest::parse(&text).unwrap_err());
         assert!(err.contains("unknown variable \"db_host\""), "{err}");
+    }
+
+    #[test]
+    fn sqlite_labels_must_be_kebab_or_snake_case() {
+        let with = |labels: &str| MINIMAL.replace("source = \"target/auth.wasm\"", &format!("source = \"x.wasm\"\nsqlite_databases = {labels}"));
+        let m = Manifest::parse(&with("[\"default\", \"my-db\", \"my_db2\"]")).unwrap();
+        assert_eq!(m.component["auth"].sqlite_databases, ["default", "my-db", "my_db2"]);
+        for bad in ["\"My-Db\"", "\"a--b\"", "\"-a\"", "\"a-b_c\"", "\"1db\"", "\"\""] {
+            let err = format!("{:#}", Manifest::parse(&with(&format!("[{bad}]"))).unwrap_err());
+            assert!(err.contains("expected kebab-case or snake_case"), "{bad}: {err}");
+        }
+        assert!(Manifest::parse(MINIMAL).unwrap().component["auth"].sqlite_databases.is_empty());
     }
 
     #[test]

@@ -6,6 +6,8 @@ use crate::compose::{compose, dependency_path};
 use crate::bindings::fermyon::spin2_0_0::variables as spin_variables;
 use crate::manifest::{LoadedManifest, RouteDecl};
 use crate::postgres::PgPools;
+use crate::runtime_config::{RuntimeConfig, StateDir};
+use crate::sqlite::{SqliteAccess, SqliteInstance};
 use crate::routes::{spin_headers, Router};
 use crate::variables::{ComponentVariables, EnvProvider, GetError, Resolver};
 use anyhow::{Context, Result};
@@ -33,6 +35,8 @@ pub struct ComponentEnv {
     pub variables: ComponentVariables,
     pub allowed_hosts: AllowedHosts,
     pub pg: PgPools,
+    /// The SQLite labels it may open, and the app's databases.
+    pub sqlite: SqliteAccess,
     /// The component has dependencies that do not inherit its
     /// configuration. Spin then denies them every capability; the test host
     /// cannot tell a dependency's socket from the component's own within
@@ -46,6 +50,7 @@ pub struct RequestState {
     http: WasiHttpCtx,
     pub table: ResourceTable,
     pub component: Arc<ComponentEnv>,
+    pub sqlite: SqliteInstance,
 }
 
 impl WasiView for RequestState {
@@ -81,11 +86,14 @@ pub enum GuestOutput {
     Capture(MemoryOutputPipe),
 }
 
-/// How to run an app: where variables come from and where guest output goes.
+/// How to run an app: where variables come from, where guest output goes,
+/// and where its state lives (`--runtime-config-file`, `--state-dir`).
 #[derive(Default)]
 pub struct HostOptions {
     pub env: EnvProvider,
     pub output: GuestOutput,
+    pub runtime_config: Option<PathBuf>,
+    pub state_dir: StateDir,
 }
 
 struct HttpComponent {
@@ -200,11 +208,16 @@ impl App {
         let loaded = LoadedManifest::load(manifest_path)?;
         let manifest = &loaded.manifest;
         let resolver = Resolver::new(&manifest.variables, &options.env)?;
+        let runtime_config = RuntimeConfig::load(options.runtime_config.as_deref())?;
+        let state_dir = runtime_config.state_dir(&options.state_dir, &loaded.dir)?;
+        let databases = Arc::new(runtime_config.sqlite_databases(state_dir.as_deref())?);
+        databases.ensure_configured(manifest.component.iter().map(|(id, c)| (id.as_str(), c.sqlite_databases.as_slice())))?;
         let engine = shared_engine()?;
         let mut linker: Linker<RequestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         crate::bindings::spin::postgres4_0_0::postgres::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        crate::bindings::spin::sqlite::sqlite::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         spin_variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
 
         let mut router = Router::default();
@@ -231,6 +244,10 @@ impl App {
                 variables: ComponentVariables::new(&id, &decl.variables, &resolver),
                 allowed_hosts,
                 pg: PgPools::default(),
+                sqlite: SqliteAccess {
+                    allowed: decl.sqlite_databases.iter().cloned().collect(),
+                    databases: databases.clone(),
+                },
                 dependencies_isolated: !decl.dependencies.is_empty() && !decl.dependencies_inherit(),
             });
             let component = compiled_component(&engine, &loaded, &id)?;
@@ -331,6 +348,7 @@ impl App {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             component: component.env.clone(),
+            sqlite: SqliteInstance::default(),
         };
         let mut store = Store::new(component.pre.engine(), state);
         let (sender, receiver) = tokio::sync::oneshot::channel();

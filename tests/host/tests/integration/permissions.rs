@@ -16,6 +16,7 @@ fn env_allowing(hosts: &[&str]) -> ComponentEnv {
         variables: ComponentVariables::new("probe", &BTreeMap::new(), &resolver),
         allowed_hosts: AllowedHosts::parse(hosts.iter().copied()).unwrap(),
         pg: PgPools::default(),
+        sqlite: Default::default(),
         dependencies_isolated: false,
     }
 }
