@@ -50,12 +50,29 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
+/// Which store the service uses, from `database_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// A PostgreSQL server, through `spin:postgres`.
+    Postgres(DatabaseUrl),
+    /// Spin's SQLite database with this label (`sqlite_databases` in spin.toml).
+    Sqlite { label: &'static str },
+}
+
+/// The SQLite database the service uses when `database_url` is empty.
+pub const SQLITE_LABEL: &str = "default";
+
+/// `database_url` set selects PostgreSQL; empty or unset, Spin's SQLite
+/// database `default`.
+pub fn store_config(source: &dyn VariableSource) -> Result<StoreConfig, ConfigError> {
+    match optional(source, DatabaseUrl::VARIABLE)? {
+        None => Ok(StoreConfig::Sqlite { label: SQLITE_LABEL }),
+        Some(raw) => DatabaseUrl::parse(&raw).map(StoreConfig::Postgres),
+    }
+}
+
 impl DatabaseUrl {
     pub const VARIABLE: &'static str = "database_url";
-
-    pub fn from_source(source: &dyn VariableSource) -> Result<DatabaseUrl, ConfigError> {
-        DatabaseUrl::parse(&required(source, Self::VARIABLE)?)
-    }
 
     /// Accepts `postgres://`, `postgresql://`, SQLAlchemy's
     /// `postgresql+<driver>://` (the driver part is dropped) and libpq's
@@ -74,6 +91,13 @@ impl DatabaseUrl {
             };
         };
         let driverless = scheme.split_once('+').map_or(scheme, |(base, _)| base);
+        if driverless.eq_ignore_ascii_case("sqlite") {
+            return Err(malformed(
+                "names an SQLite file, which a component cannot open: leave it empty to use Spin's SQLite \
+                 database `default` (a runtime-config `[sqlite_database.default]` entry moves it to a file \
+                 or a libSQL server)",
+            ));
+        }
         if !matches!(driverless, "postgres" | "postgresql") {
             return Err(malformed(
                 "has an unsupported scheme: expected postgres://, postgresql:// or postgresql+psycopg2://",
@@ -259,11 +283,19 @@ pub mod tests {
     }
 
     #[test]
-    fn missing_or_blank_database_url_is_reported_as_not_set() {
+    fn missing_or_blank_database_url_selects_the_embedded_sqlite_store() {
         for source in [MapSource(HashMap::new()), MapSource(HashMap::from([("database_url", "  ")]))] {
-            let err = DatabaseUrl::from_source(&source).unwrap_err();
-            assert_eq!(err.to_string(), "configuration variable `database_url` is not set");
+            assert_eq!(store_config(&source).unwrap(), StoreConfig::Sqlite { label: "default" });
         }
+        let pg = MapSource(HashMap::from([("database_url", "postgresql://u:p@db/app")]));
+        assert!(matches!(store_config(&pg).unwrap(), StoreConfig::Postgres(url) if url.expose() == "postgres://u:p@db/app"));
+    }
+
+    #[test]
+    fn sqlalchemy_sqlite_urls_get_a_pointer_to_the_embedded_store() {
+        let err = store_config(&MapSource(HashMap::from([("database_url", "sqlite:///app.db")]))).unwrap_err();
+        assert_eq!(err.variable, "database_url");
+        assert!(err.problem.contains("leave it empty"), "{}", err.problem);
     }
 
     #[test]

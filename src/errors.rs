@@ -37,6 +37,9 @@ pub enum Unavailable {
     DatabaseNotAllowed,
     /// The database answered with an error.
     DatabaseError,
+    /// The embedded database stayed locked by other writers past every
+    /// bounded wait.
+    DatabaseBusy,
 }
 
 impl Unavailable {
@@ -46,6 +49,7 @@ impl Unavailable {
             Unavailable::DatabaseUnreachable => "database_unreachable",
             Unavailable::DatabaseNotAllowed => "database_not_allowed",
             Unavailable::DatabaseError => "database_error",
+            Unavailable::DatabaseBusy => "database_busy",
         }
     }
 

@@ -1,5 +1,8 @@
-//! Versioned schema migrations, applied in one transaction under a
-//! PostgreSQL advisory lock so that many instances can run them at once.
+//! Versioned schema migrations, one folder per dialect
+//! (`migrations/postgres/`, `migrations/sqlite/`) with the same versions and
+//! names, so that both schemas move in step. Each store applies them in one
+//! transaction that serialises migrators (an advisory lock on PostgreSQL,
+//! the writer lock on SQLite), so many instances can run them at once.
 //!
 //! They run when a statement fails for a missing table or column (then the
 //! statement is retried once), or on `POST /admin/migrate`; there is no
@@ -14,7 +17,8 @@ pub struct Migration {
 
 impl Migration {
     /// The file's statements: split at semicolons that end a line, with
-    /// comment lines dropped. The files keep to that form.
+    /// comment lines dropped; a `CREATE TRIGGER` runs to its `END;` line.
+    /// The files keep to that form.
     pub fn statements(&self) -> Vec<String> {
         let mut statements = Vec::new();
         let mut current = String::new();
@@ -25,8 +29,12 @@ impl Migration {
             }
             current.push_str(line);
             current.push('\n');
-            if trimmed.ends_with(';') {
-                statements.push(current.trim().trim_end_matches(';').to_owned());
+            let in_trigger = current.trim_start().to_ascii_uppercase().starts_with("CREATE TRIGGER");
+            let ends = if in_trigger { trimmed.eq_ignore_ascii_case("END;") } else { trimmed.ends_with(';') };
+            if ends {
+                let statement = current.trim();
+                let statement = if in_trigger { statement } else { statement.trim_end_matches(';') };
+                statements.push(statement.to_owned());
                 current.clear();
             }
         }
@@ -37,29 +45,28 @@ impl Migration {
     }
 }
 
-pub const MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "flask_user_table", sql: include_str!("../migrations/0001_flask_user_table.sql") },
-    Migration { version: 2, name: "user_account_columns", sql: include_str!("../migrations/0002_user_account_columns.sql") },
-    Migration { version: 3, name: "event_outbox", sql: include_str!("../migrations/0003_event_outbox.sql") },
+/// PostgreSQL's migrations, in order.
+pub const POSTGRES: &[Migration] = &[
+    Migration { version: 1, name: "flask_user_table", sql: include_str!("../migrations/postgres/0001_flask_user_table.sql") },
+    Migration { version: 2, name: "user_account_columns", sql: include_str!("../migrations/postgres/0002_user_account_columns.sql") },
+    Migration { version: 3, name: "event_outbox", sql: include_str!("../migrations/postgres/0003_event_outbox.sql") },
 ];
 
-/// Key of the transaction-scoped advisory lock that serialises migrations.
-pub const LOCK_KEY: i64 = 0x6175_7468_6d69_67; // "authmig"
+/// SQLite's migrations: the same versions and names as [`POSTGRES`].
+pub const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "flask_user_table", sql: include_str!("../migrations/sqlite/0001_flask_user_table.sql") },
+    Migration { version: 2, name: "user_account_columns", sql: include_str!("../migrations/sqlite/0002_user_account_columns.sql") },
+    Migration { version: 3, name: "event_outbox", sql: include_str!("../migrations/sqlite/0003_event_outbox.sql") },
+];
 
-pub mod sql {
-    pub const BEGIN: &str = "BEGIN";
-    pub const COMMIT: &str = "COMMIT";
-    pub const ROLLBACK: &str = "ROLLBACK";
-    pub const LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
-    pub const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS auth_schema_migrations (\
-        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())";
-    pub const CURRENT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM auth_schema_migrations";
-    pub const RECORD: &str = "INSERT INTO auth_schema_migrations (version, name) VALUES ($1, $2)";
+/// The schema version both dialects reach.
+pub fn latest_version() -> i32 {
+    POSTGRES.last().map_or(0, |m| m.version)
 }
 
-/// Migrations newer than `current`, in order.
-pub fn pending(current: i32) -> impl Iterator<Item = &'static Migration> {
-    MIGRATIONS.iter().filter(move |m| m.version > current)
+/// Migrations of `dialect` newer than `current`, in order.
+pub fn pending(dialect: &'static [Migration], current: i32) -> impl Iterator<Item = &'static Migration> {
+    dialect.iter().filter(move |m| m.version > current)
 }
 
 #[cfg(test)]
@@ -68,22 +75,37 @@ mod tests {
 
     #[test]
     fn versions_are_increasing_and_files_split_into_statements() {
-        let versions: Vec<i32> = MIGRATIONS.iter().map(|m| m.version).collect();
-        assert_eq!(versions, (1..=MIGRATIONS.len() as i32).collect::<Vec<_>>());
-        for m in MIGRATIONS {
-            let statements = m.statements();
-            assert!(!statements.is_empty(), "{}", m.name);
-            for s in statements {
-                assert!(!s.contains(';') && !s.starts_with("--"), "{}: {s}", m.name);
+        for dialect in [POSTGRES, SQLITE] {
+            let versions: Vec<i32> = dialect.iter().map(|m| m.version).collect();
+            assert_eq!(versions, (1..=dialect.len() as i32).collect::<Vec<_>>());
+            for m in dialect {
+                let statements = m.statements();
+                assert!(!statements.is_empty(), "{}", m.name);
+                for s in statements {
+                    let trigger = s.starts_with("CREATE TRIGGER");
+                    assert!(trigger || !s.contains(';'), "{}: {s}", m.name);
+                    assert!(!trigger || s.ends_with("END;"), "{}: {s}", m.name);
+                    assert!(!s.starts_with("--"), "{}: {s}", m.name);
+                }
             }
         }
-        assert_eq!(MIGRATIONS[1].statements().len(), 6);
+        assert_eq!(POSTGRES[1].statements().len(), 6);
+        let triggers: Vec<String> = SQLITE[2].statements().into_iter().filter(|s| s.starts_with("CREATE TRIGGER")).collect();
+        assert_eq!(triggers.len(), 3);
+        assert!(triggers.iter().all(|t| t.matches(';').count() == 3), "{triggers:#?}");
+    }
+
+    #[test]
+    fn both_dialects_have_the_same_versions_and_names() {
+        let of = |d: &[Migration]| d.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
+        assert_eq!(of(POSTGRES), of(SQLITE));
+        assert_eq!(latest_version(), SQLITE.last().unwrap().version);
     }
 
     #[test]
     fn pending_skips_applied_versions() {
-        assert_eq!(pending(0).count(), MIGRATIONS.len());
-        assert_eq!(pending(2).map(|m| m.version).collect::<Vec<_>>(), [3]);
-        assert_eq!(pending(99).count(), 0);
+        assert_eq!(pending(POSTGRES, 0).count(), POSTGRES.len());
+        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3]);
+        assert_eq!(pending(POSTGRES, 99).count(), 0);
     }
 }

@@ -1,11 +1,12 @@
 //! Delivery of the transactional outbox to RabbitMQ: claim the oldest
 //! pending rows, publish them through the bridge with confirms, mark the
 //! confirmed ones published; the rest keep their place and wait. Publishers
-//! take turns (an advisory lock), so events leave in outbox order.
+//! take turns (the store's publishing turn: an advisory lock on PostgreSQL,
+//! a lease row on SQLite), so events leave in outbox order.
 
 use crate::broker::{describe, BrokerConfig, Message, Outcome, APP_ID};
 use crate::errors::Unavailable;
-use crate::store::{PendingEvent, Store};
+use crate::store::{BatchOutcome, PendingEvent, Store};
 
 /// Rows per publish call.
 pub const BATCH_SIZE: i64 = 100;
@@ -38,18 +39,21 @@ fn message(event: &PendingEvent) -> Message {
     }
 }
 
-/// Publishes one claimed batch in its own transaction; `Ok(false)` when the
-/// outbox had nothing more to claim.
-fn drain_batch(store: &Store, broker: &BrokerConfig, report: &mut DrainReport) -> Result<bool, Unavailable> {
-    store.begin_publishing()?;
+/// Publishes one claimed batch within the store's publishing turn;
+/// `Ok(false)` when there is nothing more to do now.
+fn drain_batch(store: &dyn Store, broker: &BrokerConfig, report: &mut DrainReport) -> Result<bool, Unavailable> {
+    if !store.begin_batch()? {
+        // Another publisher has the turn; it publishes what is pending.
+        return Ok(false);
+    }
     let batch = match store.claim_pending(BATCH_SIZE) {
         Ok(batch) if !batch.is_empty() => batch,
         Ok(_) => {
-            store.rollback();
+            store.cancel_batch();
             return Ok(false);
         }
         Err(err) => {
-            store.rollback();
+            store.cancel_batch();
             return Err(err);
         }
     };
@@ -69,21 +73,19 @@ fn drain_batch(store: &Store, broker: &BrokerConfig, report: &mut DrainReport) -
         (None, false) => None,
     };
     report.held_back += claimed.len() - confirmed.len();
-    if let Err(err) = store.mark_batch(&confirmed, &claimed, error.as_deref()).and_then(|()| store.commit()) {
-        store.rollback();
-        return Err(err);
-    }
+    let more_waiting =
+        store.finish_batch(&BatchOutcome { confirmed: &confirmed, claimed: &claimed, error: error.as_deref() })?;
     if let Some(error) = error {
         eprintln!("auth: outbox delivery stopped: {error}");
         report.error = Some(error);
         return Ok(false);
     }
-    Ok(claimed.len() as i64 == BATCH_SIZE)
+    Ok(claimed.len() as i64 == BATCH_SIZE || more_waiting)
 }
 
 /// Drains up to `max_batches` batches, oldest first, stopping at the first
 /// failure (the broker is then probably down: the rest waits).
-pub fn drain(store: &Store, broker: &BrokerConfig, max_batches: usize) -> DrainReport {
+pub fn drain(store: &dyn Store, broker: &BrokerConfig, max_batches: usize) -> DrainReport {
     let mut report = DrainReport::default();
     for _ in 0..max_batches {
         match drain_batch(store, broker, &mut report) {

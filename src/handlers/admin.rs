@@ -24,7 +24,7 @@ fn authorize(req: &Request) -> Result<(), ApiError> {
 pub fn migrate(req: &Request) -> ApiResult {
     authorize(req)?;
     let applied = super::open_store()?.migrate()?;
-    let version = crate::migrations::MIGRATIONS.last().map_or(0, |m| m.version);
+    let version = crate::migrations::latest_version();
     Ok(Response::json(200, &json!({"applied": applied, "version": version})))
 }
 

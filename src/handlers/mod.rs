@@ -8,7 +8,7 @@ pub mod register;
 pub mod test_db;
 pub mod test_event;
 
-use crate::config::{DatabaseUrl, SpinVariables};
+use crate::config::{self, SpinVariables};
 use crate::errors::Unavailable;
 use crate::store::Store;
 use std::rc::Rc;
@@ -18,16 +18,17 @@ thread_local! {
     /// instance, so this lives exactly as long as the request; delivery
     /// after the response reuses the handler's connection instead of
     /// reading `database_url` and opening another.
-    static STORE: std::cell::RefCell<Option<Rc<Store>>> = const { std::cell::RefCell::new(None) };
+    static STORE: std::cell::RefCell<Option<Rc<dyn Store>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The database named by `database_url`, opened on first use in a request.
-pub(crate) fn open_store() -> Result<Rc<Store>, Unavailable> {
+/// The store `database_url` names (PostgreSQL, or Spin's SQLite when it is
+/// empty), opened on first use in a request.
+pub(crate) fn open_store() -> Result<Rc<dyn Store>, Unavailable> {
     if let Some(store) = STORE.with_borrow(Clone::clone) {
         return Ok(store);
     }
-    let url = DatabaseUrl::from_source(&SpinVariables).map_err(Unavailable::Misconfigured)?;
-    let store = Rc::new(Store::open(url)?);
+    let choice = config::store_config(&SpinVariables).map_err(Unavailable::Misconfigured)?;
+    let store: Rc<dyn Store> = Rc::from(crate::store::open(choice)?);
     STORE.set(Some(store.clone()));
     Ok(store)
 }
@@ -44,7 +45,7 @@ pub(crate) fn deliver_outbox(max_batches: usize) -> crate::outbox::DrainReport {
         Err(err) => return skipped(err.to_string()),
     };
     match open_store() {
-        Ok(store) => crate::outbox::drain(&store, &broker, max_batches),
+        Ok(store) => crate::outbox::drain(store.as_ref(), &broker, max_batches),
         Err(why) => skipped(format!("database: {}", why.code())),
     }
 }
