@@ -3,15 +3,37 @@
     flask_peer.py encode SECRET USER_ID USERNAME EXP_OFFSET_SECONDS
     flask_peer.py decode SECRET TOKEN
     flask_peer.py legacy-hash PASSWORD
+    flask_peer.py sqlite-user DATABASE_FILE USER_ID USERNAME EMAIL PASSWORD
 
 `encode` mints a token exactly as the Flask service did (PyJWT); `decode`
 verifies one as a PyJWT consumer does and prints its claims as JSON;
-`legacy-hash` prints the Flask service's password hash.
+`legacy-hash` prints the Flask service's password hash; `sqlite-user` makes
+the Flask service's table in an SQLite file as SQLAlchemy creates it there
+and writes one user into it with Python's sqlite3, as the Flask service
+does when its DATABASE_URL is sqlite:///.
 """
 import datetime
 import hashlib
 import json
+import sqlite3
 import sys
+
+# What SQLAlchemy 2 emits for the Flask service's model on SQLite.
+SQLALCHEMY_SQLITE_USER_TABLE = """
+CREATE TABLE user (
+	id VARCHAR(36) NOT NULL, 
+	username VARCHAR(80) NOT NULL, 
+	password VARCHAR(200) NOT NULL, 
+	email VARCHAR(120) NOT NULL, 
+	PRIMARY KEY (id), 
+	UNIQUE (username), 
+	UNIQUE (email)
+)
+"""
+
+
+def legacy_hash(password):
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), b"salt", 1000, 64).hex()
 
 import jwt
 
@@ -19,7 +41,16 @@ import jwt
 def main(argv):
     command = argv[1]
     if command == "legacy-hash":
-        print(hashlib.pbkdf2_hmac("sha256", argv[2].encode(), b"salt", 1000, 64).hex())
+        print(legacy_hash(argv[2]))
+        return
+    if command == "sqlite-user":
+        path, user_id, username, email, password = argv[2:7]
+        with sqlite3.connect(path) as db:
+            db.execute(SQLALCHEMY_SQLITE_USER_TABLE)
+            db.execute(
+                "INSERT INTO user (id, username, password, email) VALUES (?, ?, ?, ?)",
+                (user_id, username, legacy_hash(password), email),
+            )
         return
     secret = argv[2]
     if command == "encode":

@@ -1,13 +1,13 @@
 //! Registration, login and profile against the real database, with the
-//! events each writes to the outbox.
+//! events each writes to the outbox, on both stores.
 
-use crate::support::{default_variables, variables, TestApp, TestDb, SECRET_KEY};
+use crate::on_both_stores;
+use crate::support::{variables, TestApp, SECRET_KEY};
 use serde_json::json;
 
-#[tokio::test]
-async fn register_login_profile_round_trip() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+on_both_stores! {
+async fn register_login_profile_round_trip(store) {
+    let app = store.app()?;
     let reply = app
         .post_json("/register", &json!({"username": "alice", "email": "Alice@Example.com", "password": "correct horse"}))
         .await?;
@@ -23,10 +23,10 @@ async fn register_login_profile_round_trip() -> anyhow::Result<()> {
         assert_eq!(profile.json(), json!({"username": "alice", "email": "alice@example.com", "user_id": user_id}));
     }
 
-    let stored: String = db.client().await?.query_one(r#"SELECT password FROM "user""#, &[]).await?.get(0);
-    assert!(stored.starts_with("$pbkdf2-sha256$i=600000,l=32$"), "{stored}");
+    let stored = store.scalar(r#"SELECT password FROM "user""#).await?;
+    assert!(stored.as_str().unwrap().starts_with("$pbkdf2-sha256$i=600000,l=32$"), "{stored}");
 
-    let events = db.outbox().await?;
+    let events = store.outbox().await?;
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["UserRegistered", "UserLoggedIn", "UserLoggedIn", "UserLoggedIn"]);
     let (_, registered) = &events[0];
@@ -39,10 +39,8 @@ async fn register_login_profile_round_trip() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn wrong_password_and_unknown_user_get_the_same_401() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn wrong_password_and_unknown_user_get_the_same_401(store) {
+    let app = store.app()?;
     app.register("bob", "bob@example.com", "bob-password").await?;
     let wrong = app.post_json("/login", &json!({"username": "bob", "password": "not-it!!"})).await?;
     let unknown = app.post_json("/login", &json!({"username": "nobody", "password": "whatever1"})).await?;
@@ -52,25 +50,23 @@ async fn wrong_password_and_unknown_user_get_the_same_401() -> anyhow::Result<()
     }
     assert_eq!(wrong.body, unknown.body);
 
-    let events = db.outbox().await?;
+    let events = store.outbox().await?;
     let failed: Vec<&serde_json::Value> =
         events.iter().filter(|(n, _)| n == "UserLoginFailed").map(|(_, p)| &p["data"]).collect();
     assert_eq!(
         failed,
         [&json!({"username": "bob", "reason": "Invalid credentials"}), &json!({"username": "nobody", "reason": "Invalid credentials"})]
     );
-    let count: i32 = db.client().await?.query_one(r#"SELECT failed_login_count FROM "user""#, &[]).await?.get(0);
-    assert_eq!(count, 1);
+    assert_eq!(store.count(r#"SELECT failed_login_count FROM "user""#).await?, 1);
     app.login("bob", "bob-password").await?;
-    let count: i32 = db.client().await?.query_one(r#"SELECT failed_login_count FROM "user""#, &[]).await?.get(0);
-    assert_eq!(count, 0, "a good login resets the counter");
+    assert_eq!(store.count(r#"SELECT failed_login_count FROM "user""#).await?, 0, "a good login resets the counter");
+    let stamped = store.count(r#"SELECT count(*) FROM "user" WHERE last_login_at IS NOT NULL"#).await?;
+    assert_eq!(stamped, 1, "the login time is recorded");
     Ok(())
 }
 
-#[tokio::test]
-async fn registration_conflicts_get_409() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn registration_conflicts_get_409(store) {
+    let app = store.app()?;
     app.register("carol", "carol@example.com", "carol-password").await?;
     let cases = [
         (json!({"username": "carol", "email": "other@example.com", "password": "password1"}), "Username already taken"),
@@ -81,41 +77,32 @@ async fn registration_conflicts_get_409() -> anyhow::Result<()> {
         assert_eq!(reply.status, 409, "{body}");
         assert_eq!(reply.json(), json!({"message": message}));
     }
-    let users: i64 = db.client().await?.query_one(r#"SELECT count(*) FROM "user""#, &[]).await?.get(0);
-    assert_eq!(users, 1);
-    assert_eq!(db.outbox().await?.len(), 1, "no event for refused registrations");
+    assert_eq!(store.count(r#"SELECT count(*) FROM "user""#).await?, 1);
+    assert_eq!(store.outbox().await?.len(), 1, "no event for refused registrations");
     Ok(())
 }
 
-#[tokio::test]
-async fn registration_can_be_turned_off() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let mut env = default_variables(&db);
-    env.extend(variables(&[("registration_enabled", "false")]));
-    let app = TestApp::load(env)?;
+async fn registration_can_be_turned_off(store) {
+    let app = store.app_with(&[("registration_enabled", "false")])?;
     let reply = app.post_json("/register", &json!({"username": "dave", "email": "d@example.com", "password": "password1"})).await?;
     assert_eq!(reply.status, 403);
     assert_eq!(reply.json(), json!({"message": "Registration is disabled"}));
     Ok(())
 }
 
-#[tokio::test]
-async fn profile_of_a_deleted_user_is_404() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn profile_of_a_deleted_user_is_404(store) {
+    let app = store.app()?;
     app.register("erin", "erin@example.com", "erin-password").await?;
     let token = app.login("erin", "erin-password").await?;
-    db.client().await?.execute(r#"DELETE FROM "user""#, &[]).await?;
+    store.execute(r#"DELETE FROM "user""#).await?;
     let reply = app.get_authorized("/profile", &token).await?;
     assert_eq!(reply.status, 404);
     assert_eq!(reply.json(), json!({"message": "User not found"}));
     Ok(())
 }
 
-#[tokio::test]
-async fn profile_token_failures_have_the_contract_messages() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn profile_token_failures_have_the_contract_messages(store) {
+    let app = store.app()?;
     let missing = app.get("/profile").await?;
     assert_eq!((missing.status, missing.json()), (403, json!({"message": "Token is missing"})));
     let basic = app.raw("GET", "/profile", &[("authorization", b"Basic YTpi")], b"").await?;
@@ -128,15 +115,13 @@ async fn profile_token_failures_have_the_contract_messages() -> anyhow::Result<(
     Ok(())
 }
 
-#[tokio::test]
-async fn test_event_is_stored_in_the_outbox() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn test_event_is_stored_in_the_outbox(store) {
+    let app = store.app()?;
     let reply = app.get("/test-event").await?;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let body = reply.json();
     let event_id = body["event_id"].as_str().unwrap();
-    let events = db.outbox().await?;
+    let events = store.outbox().await?;
     assert_eq!(events.len(), 1);
     let (name, payload) = &events[0];
     assert_eq!(name, "TestEvent");
@@ -144,6 +129,7 @@ async fn test_event_is_stored_in_the_outbox() -> anyhow::Result<()> {
     assert_eq!(payload["event"], "TestEvent");
     assert!(payload["data"]["msg"].is_string());
     Ok(())
+}
 }
 
 #[tokio::test]

@@ -5,17 +5,23 @@ use crate::support::{variables, TestApp, SECRET_KEY};
 use serde_json::json;
 
 #[tokio::test]
-async fn missing_required_variable_stops_startup_naming_it() {
-    let err = TestApp::load(variables(&[("secret_key", SECRET_KEY)])).err().expect("startup must fail");
-    let text = format!("{err:#}");
-    assert!(text.contains("no provider resolved required variable(s): [Key(\"database_url\")]"), "{text}");
-    assert!(text.contains("SPIN_VARIABLE_DATABASE_URL"), "{text}");
+async fn missing_secret_key_stops_startup_naming_it() {
+    for env in [variables(&[]), variables(&[("database_url", "postgres://x@127.0.0.1/db")])] {
+        let err = TestApp::load(env).err().expect("startup must fail");
+        let text = format!("{err:#}");
+        assert!(text.contains("no provider resolved required variable(s): [Key(\"secret_key\")]"), "{text}");
+        assert!(text.contains("SPIN_VARIABLE_SECRET_KEY"), "{text}");
+    }
 }
 
 #[tokio::test]
-async fn missing_secret_key_also_stops_startup() {
-    let err = TestApp::load(variables(&[("database_url", "postgres://x@127.0.0.1/db")])).err().expect("must fail");
-    assert!(format!("{err:#}").contains("Key(\"secret_key\")"), "{err:#}");
+async fn sqlalchemy_sqlite_url_is_named_with_a_pointer_to_the_embedded_store() -> anyhow::Result<()> {
+    let app = TestApp::load(variables(&[("database_url", "sqlite:///instance/app.db"), ("secret_key", SECRET_KEY)]))?;
+    let reply = app.get("/test-db").await?;
+    assert_eq!(reply.status, 503);
+    let message = reply.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("`database_url`") && message.contains("leave it empty"), "{message}");
+    Ok(())
 }
 
 #[tokio::test]

@@ -1,11 +1,11 @@
 //! CORS on every route: preflights and headers on actual requests.
 
-use crate::support::{default_variables, variables, TestApp, TestDb};
+use crate::support::store::{Backend, TestStore};
 
 #[tokio::test]
 async fn preflight_is_answered_on_every_route() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+    let store = TestStore::create(Backend::Sqlite).await?;
+    let app = store.app()?;
     for (path, methods) in [("/login", "POST, OPTIONS"), ("/profile", "GET, HEAD, OPTIONS"), ("/register", "POST, OPTIONS")] {
         let headers: [(&str, &[u8]); 3] = [
             ("origin", b"https://app.example"),
@@ -23,8 +23,8 @@ async fn preflight_is_answered_on_every_route() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn actual_requests_carry_the_allow_origin_header() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+    let store = TestStore::create(Backend::Sqlite).await?;
+    let app = store.app()?;
     let reply = app.raw("GET", "/auth/health", &[("origin", b"https://app.example")], b"").await?;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("access-control-allow-origin"), Some("*"));
@@ -38,10 +38,8 @@ async fn actual_requests_carry_the_allow_origin_header() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn configured_origins_are_echoed_and_others_refused() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let mut env = default_variables(&db);
-    env.extend(variables(&[("cors_allowed_origins", "https://app.example,https://admin.example")]));
-    let app = TestApp::load(env)?;
+    let store = TestStore::create(Backend::Sqlite).await?;
+    let app = store.app_with(&[("cors_allowed_origins", "https://app.example,https://admin.example")])?;
     let allowed = app.raw("GET", "/auth/health", &[("origin", b"https://admin.example")], b"").await?;
     assert_eq!(allowed.header("access-control-allow-origin"), Some("https://admin.example"));
     assert_eq!(allowed.header("vary"), Some("Origin"));

@@ -1,15 +1,24 @@
 //! Outbox delivery to a real RabbitMQ through the composed AMQP bridge.
 
+use crate::on_both_stores;
 use crate::support::broker::TestQueue;
-use crate::support::{broker_variables, variables, TestApp, TestDb};
+use crate::support::broker_variables;
+use crate::support::store::TestStore;
+use crate::support::{ManifestCopy, TestApp};
 use serde_json::json;
 use std::time::Duration;
 
-#[tokio::test]
-async fn login_event_reaches_the_queue_with_the_contract_body_and_properties() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+/// The app on `store` with events going to `queue` through `port`.
+pub fn broker_app(store: &TestStore, queue: &TestQueue, port: &str) -> anyhow::Result<TestApp> {
+    let mut env = store.variables();
+    env.extend(broker_variables(queue, port));
+    store.app_env(env)
+}
+
+on_both_stores! {
+async fn login_event_reaches_the_queue_with_the_contract_body_and_properties(store) {
     let queue = TestQueue::new();
-    let app = TestApp::load(broker_variables(&db, &queue, "5672"))?;
+    let app = broker_app(store, &queue, "5672")?;
     let user_id = app.register("henry", "henry@example.com", "henry-password").await?;
     app.login("henry", "henry-password").await?;
 
@@ -32,17 +41,13 @@ async fn login_event_reaches_the_queue_with_the_contract_body_and_properties() -
     assert!(now.abs_diff(stamp) < 120, "timestamp {stamp} vs now {now}");
 
     // The rows are marked published.
-    let pending: i64 =
-        db.client().await?.query_one("SELECT count(*) FROM auth_outbox WHERE published_at IS NULL", &[]).await?.get(0);
-    assert_eq!(pending, 0);
+    assert_eq!(store.pending().await?, 0);
     Ok(())
 }
 
-#[tokio::test]
-async fn test_event_answers_whether_it_was_delivered() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+async fn test_event_answers_whether_it_was_delivered(store) {
     let queue = TestQueue::new();
-    let app = TestApp::load(broker_variables(&db, &queue, "5672"))?;
+    let app = broker_app(store, &queue, "5672")?;
     let reply = app.get("/test-event").await?;
     assert_eq!(reply.status, 200);
     let body = reply.json();
@@ -53,31 +58,27 @@ async fn test_event_answers_whether_it_was_delivered() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn wrong_credentials_are_a_typed_error_and_rows_stay_pending() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+async fn wrong_credentials_are_a_typed_error_and_rows_stay_pending(store) {
     let queue = TestQueue::new();
-    let mut env = broker_variables(&db, &queue, "5672");
-    env.extend(variables(&[("rabbitmq_password", "not-the-password")]));
-    let app = TestApp::load(env)?;
+    let mut env = store.variables();
+    env.extend(broker_variables(&queue, "5672"));
+    env.extend(crate::support::variables(&[("rabbitmq_password", "not-the-password")]));
+    let app = store.app_env(env)?;
     let reply = app.get("/test-event").await?;
     let body = reply.json();
     assert_eq!(body["delivered"], false);
     let error = body["delivery_error"].as_str().unwrap_or_default();
     assert!(error.starts_with("authentication refused"), "{body}");
     assert!(!reply.text().contains("not-the-password") && !app.guest_output().contains("not-the-password"));
-    let row = db.client().await?.query_one("SELECT published_at IS NULL, attempts, last_error FROM auth_outbox", &[]).await?;
-    assert!(row.get::<_, bool>(0));
-    assert_eq!(row.get::<_, i32>(1), 1);
-    assert!(row.get::<_, String>(2).starts_with("authentication refused"));
+    let rows = store.rows("SELECT CASE WHEN published_at IS NULL THEN 1 ELSE 0 END, attempts, last_error FROM auth_outbox").await?;
+    assert_eq!(rows[0][..2], [json!(1), json!(1)], "still pending after one attempt");
+    assert!(rows[0][2].as_str().unwrap_or_default().starts_with("authentication refused"), "{rows:?}");
     Ok(())
 }
 
-#[tokio::test]
-async fn health_reports_the_outbox_backlog() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    // The default variables send events nowhere: they wait.
-    let app = TestApp::load(crate::support::default_variables(&db))?;
+async fn health_reports_the_outbox_backlog(store) {
+    // The standard variables send events nowhere: they wait.
+    let app = store.app()?;
     for _ in 0..3 {
         app.get("/test-event").await?;
     }
@@ -91,15 +92,13 @@ async fn health_reports_the_outbox_backlog() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn flush_needs_the_admin_token_and_delivers_everything() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+async fn flush_needs_the_admin_token_and_delivers_everything(store) {
     let queue = TestQueue::new();
-    let offline = TestApp::load(crate::support::default_variables(&db))?;
+    let offline = store.app()?;
     for _ in 0..5 {
         offline.get("/test-event").await?;
     }
-    let app = TestApp::load(broker_variables(&db, &queue, "5672"))?;
+    let app = broker_app(store, &queue, "5672")?;
     let anonymous = app.raw("POST", "/admin/outbox/flush", &[], b"").await?;
     assert_eq!(anonymous.status, 401);
     let flushed = app.flush().await?;
@@ -108,23 +107,51 @@ async fn flush_needs_the_admin_token_and_delivers_everything() -> anyhow::Result
     Ok(())
 }
 
+async fn concurrent_publishers_deliver_in_outbox_order(store) {
+    let queue = TestQueue::new();
+    let app = std::sync::Arc::new(broker_app(store, &queue, "5672")?);
+    // Eight clients at once, each event delivered by whichever request
+    // holds the publishing turn.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                for _ in 0..5 {
+                    anyhow::ensure!(app.get("/test-event").await?.status == 200);
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    app.flush().await?;
+    let got = queue.wait_for(40, Duration::from_secs(15)).await?;
+    let mut seen = std::collections::HashSet::new();
+    let received: Vec<String> = got.iter().filter_map(|m| m.message_id()).filter(|id| seen.insert(id.clone())).collect();
+    let in_outbox: Vec<String> = store
+        .rows("SELECT id FROM auth_outbox ORDER BY seq")
+        .await?
+        .into_iter()
+        .filter_map(|r| r[0].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(received, in_outbox, "events arrive in outbox order");
+    Ok(())
+}
+}
+
 #[tokio::test]
 async fn dependency_without_inherited_configuration_cannot_open_sockets() -> anyhow::Result<()> {
     // The same app, with `dependencies_inherit_configuration` removed.
-    let root = crate::support::workspace_root();
-    let manifest = std::fs::read_to_string(root.join("spin.toml"))?
-        .replace("dependencies_inherit_configuration = true", "")
-        .replace("\"target/", &format!("\"{}/target/", root.display()));
-    let dir = std::env::temp_dir().join(crate::support::unique_name("manifest"));
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join("spin.toml"), manifest)?;
-    let db = TestDb::create().await?;
+    let manifest = ManifestCopy::edited(|m| m.replace("dependencies_inherit_configuration = true", ""))?;
+    let db = crate::support::TestDb::create().await?;
     let queue = TestQueue::new();
-    let mut env = broker_variables(&db, &queue, "5672");
-    env.extend(variables(&[("rabbitmq_password", "distinctive-broker-password")]));
-    let app = TestApp::load_manifest(&dir.join("spin.toml"), env)?;
+    let mut env = crate::support::default_variables(&db);
+    env.extend(broker_variables(&queue, "5672"));
+    env.extend(crate::support::variables(&[("rabbitmq_password", "distinctive-broker-password")]));
+    let app = TestApp::load_manifest(&manifest.path(), env)?;
     let body = app.get("/test-event").await?.json();
-    std::fs::remove_dir_all(&dir)?;
     assert_eq!(body["delivered"], false);
     let error = body["delivery_error"].as_str().unwrap_or_default();
     assert!(error.starts_with("connection refused"), "{body}");

@@ -1,25 +1,19 @@
 //! Broker faults injected through a proxy the test controls: logins keep
 //! working, nothing is lost, everything arrives once the broker is back.
 
+use crate::delivery::broker_app;
+use crate::on_both_stores;
 use crate::support::broker::TestQueue;
 use crate::support::proxy::FaultProxy;
-use crate::support::{broker_variables, TestApp, TestDb};
+use crate::support::store::TestStore;
+use crate::support::TestApp;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-async fn pending(db: &TestDb) -> anyhow::Result<i64> {
-    Ok(db.client().await?.query_one("SELECT count(*) FROM auth_outbox WHERE published_at IS NULL", &[]).await?.get(0))
-}
-
-async fn all_ids(db: &TestDb) -> anyhow::Result<HashSet<String>> {
-    let rows = db.client().await?.query("SELECT id FROM auth_outbox", &[]).await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
 /// Flushes until the outbox is empty (a flush stops at the first failure).
-async fn flush_until_empty(app: &TestApp, db: &TestDb) -> anyhow::Result<usize> {
+async fn flush_until_empty(app: &TestApp, store: &TestStore) -> anyhow::Result<usize> {
     let mut flushes = 0;
-    while pending(db).await? > 0 {
+    while store.pending().await? > 0 {
         flushes += 1;
         anyhow::ensure!(flushes <= 200, "outbox still not empty after 200 flushes");
         app.flush().await?;
@@ -27,12 +21,11 @@ async fn flush_until_empty(app: &TestApp, db: &TestDb) -> anyhow::Result<usize> 
     Ok(flushes)
 }
 
-#[tokio::test]
-async fn broker_down_logins_still_work_and_everything_arrives_later() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+on_both_stores! {
+async fn broker_down_logins_still_work_and_everything_arrives_later(store) {
     let queue = TestQueue::new();
     let proxy = FaultProxy::start().await?;
-    let app = TestApp::load(broker_variables(&db, &queue, &proxy.port()))?;
+    let app = broker_app(store, &queue, &proxy.port())?;
     app.register("ivan", "ivan@example.com", "ivan-password").await?;
     proxy.refuse();
 
@@ -49,19 +42,17 @@ async fn broker_down_logins_still_work_and_everything_arrives_later() -> anyhow:
     println!("login with the broker down: {per_login:?} each (PBKDF2 included)");
 
     proxy.forward();
-    flush_until_empty(&app, &db).await?;
-    let got = queue.wait_for(all_ids(&db).await?.len(), Duration::from_secs(10)).await?;
+    flush_until_empty(&app, store).await?;
+    let got = queue.wait_for(store.event_ids().await?.len(), Duration::from_secs(10)).await?;
     let ids: HashSet<String> = got.iter().filter_map(|m| m.message_id()).collect();
-    assert_eq!(ids, all_ids(&db).await?, "every event arrived");
+    assert_eq!(ids, store.event_ids().await?, "every event arrived");
     Ok(())
 }
 
-#[tokio::test]
-async fn connection_cut_mid_batch_loses_nothing() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+async fn connection_cut_mid_batch_loses_nothing(store) {
     let queue = TestQueue::new();
     let proxy = FaultProxy::start().await?;
-    let app = TestApp::load(broker_variables(&db, &queue, &proxy.port()))?;
+    let app = broker_app(store, &queue, &proxy.port())?;
     proxy.refuse();
     for _ in 0..250 {
         app.get("/test-event").await?;
@@ -75,43 +66,39 @@ async fn connection_cut_mid_batch_loses_nothing() -> anyhow::Result<()> {
     }
     let cuts = proxy.random_cuts();
     proxy.forward();
-    flush_until_empty(&app, &db).await?;
+    flush_until_empty(&app, store).await?;
     let got = queue.wait_for(250, Duration::from_secs(10)).await?;
     let ids: HashSet<String> = got.iter().filter_map(|m| m.message_id()).collect();
-    assert_eq!(ids, all_ids(&db).await?);
+    assert_eq!(ids, store.event_ids().await?);
     println!("250 events, {cuts} connections cut, {} duplicates", got.len() - ids.len());
     assert!(cuts > 0, "the proxy cut no connection: the test proved nothing");
     Ok(())
 }
 
-#[tokio::test]
-async fn broker_restart_cuts_open_connections_and_the_next_request_recovers() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+async fn broker_restart_cuts_open_connections_and_the_next_request_recovers(store) {
     let queue = TestQueue::new();
     let proxy = FaultProxy::start().await?;
-    let app = TestApp::load(broker_variables(&db, &queue, &proxy.port()))?;
+    let app = broker_app(store, &queue, &proxy.port())?;
     assert_eq!(app.get("/test-event").await?.json()["delivered"], true);
     proxy.refuse();
     assert_eq!(app.get("/test-event").await?.json()["delivered"], false);
     proxy.forward();
     let third = app.get("/test-event").await?.json();
     assert_eq!(third["delivered"], true, "{third}");
-    assert_eq!(pending(&db).await?, 0, "the next request delivered the backlog too");
+    assert_eq!(store.pending().await?, 0, "the next request delivered the backlog too");
     let got = queue.wait_for(3, Duration::from_secs(5)).await?;
-    assert_eq!(got.iter().filter_map(|m| m.message_id()).collect::<HashSet<_>>(), all_ids(&db).await?);
+    assert_eq!(got.iter().filter_map(|m| m.message_id()).collect::<HashSet<_>>(), store.event_ids().await?);
     Ok(())
 }
 
 /// 1,000 events (test events and some logins) while the proxy drops
 /// connections at random: every one arrives.
-#[tokio::test]
-async fn a_thousand_events_through_random_connection_drops_all_arrive() -> anyhow::Result<()> {
+async fn a_thousand_events_through_random_connection_drops_all_arrive(store) {
     const EVENTS: usize = 1000;
     const LOGINS: usize = 10;
-    let db = TestDb::create().await?;
     let queue = TestQueue::new();
     let proxy = FaultProxy::start().await?;
-    let app = TestApp::load(broker_variables(&db, &queue, &proxy.port()))?;
+    let app = broker_app(store, &queue, &proxy.port())?;
     app.register("judy", "judy@example.com", "judy-password").await?;
     proxy.cut_randomly(0.02);
     let mut written = 1; // the registration
@@ -125,14 +112,15 @@ async fn a_thousand_events_through_random_connection_drops_all_arrive() -> anyho
     }
     let cuts = proxy.random_cuts();
     proxy.forward();
-    flush_until_empty(&app, &db).await?;
+    flush_until_empty(&app, store).await?;
     let got = queue.wait_for(EVENTS, Duration::from_secs(30)).await?;
     let ids: HashSet<String> = got.iter().filter_map(|m| m.message_id()).collect();
-    let expected = all_ids(&db).await?;
+    let expected = store.event_ids().await?;
     assert_eq!(expected.len(), EVENTS);
     assert_eq!(ids.len(), EVENTS, "distinct message ids received");
     assert_eq!(ids, expected);
     println!("{EVENTS} events, {cuts} connections cut at random, {} duplicates delivered", got.len() - ids.len());
     assert!(cuts > 0, "the proxy cut no connection: the test proved nothing");
     Ok(())
+}
 }

@@ -2,7 +2,9 @@
 //! PyJWT tokens both ways, produced by the Flask service's own libraries
 //! (`tests/flask_peer.py`; `scripts/test` installs PyJWT).
 
-use crate::support::{default_variables, workspace_root, TestApp, TestDb, SECRET_KEY};
+use crate::on_both_stores;
+use crate::support::store::TestStore;
+use crate::support::{workspace_root, SECRET_KEY};
 use anyhow::{bail, Context};
 use serde_json::json;
 
@@ -22,34 +24,42 @@ pub fn flask_peer(args: &[&str]) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?.trim().to_owned())
 }
 
-/// The table as SQLAlchemy created it, with a row written by the Flask service.
-async fn flask_table_with_user(db: &TestDb, id: &str, username: &str, email: &str, password: &str) -> anyhow::Result<()> {
-    let client = db.client().await?;
-    client
-        .batch_execute(
-            r#"CREATE TABLE "user" (
-                id VARCHAR(36) NOT NULL, username VARCHAR(80) NOT NULL, password VARCHAR(200) NOT NULL,
-                email VARCHAR(120) NOT NULL, PRIMARY KEY (id), UNIQUE (username), UNIQUE (email))"#,
-        )
-        .await?;
-    let hash = flask_peer(&["legacy-hash", password])?;
-    client
-        .execute(r#"INSERT INTO "user" (id, username, password, email) VALUES ($1, $2, $3, $4)"#, &[&id, &username, &hash, &email])
-        .await?;
+/// The table as SQLAlchemy created it, with a row written by the Flask
+/// service: through psycopg2's SQL on PostgreSQL, with Python's sqlite3 in
+/// the store's file on SQLite.
+pub async fn flask_table_with_user(store: &TestStore, id: &str, username: &str, email: &str, password: &str) -> anyhow::Result<()> {
+    match store {
+        TestStore::Postgres(db) => {
+            let client = db.client().await?;
+            client
+                .batch_execute(
+                    r#"CREATE TABLE "user" (
+                        id VARCHAR(36) NOT NULL, username VARCHAR(80) NOT NULL, password VARCHAR(200) NOT NULL,
+                        email VARCHAR(120) NOT NULL, PRIMARY KEY (id), UNIQUE (username), UNIQUE (email))"#,
+                )
+                .await?;
+            let hash = flask_peer(&["legacy-hash", password])?;
+            let sql = r#"INSERT INTO "user" (id, username, password, email) VALUES ($1, $2, $3, $4)"#;
+            client.execute(sql, &[&id, &username, &hash, &email]).await?;
+        }
+        TestStore::Sqlite(dir) => {
+            let file = dir.database_file();
+            flask_peer(&["sqlite-user", &file.display().to_string(), id, username, email, password])?;
+        }
+    }
     Ok(())
 }
 
-#[tokio::test]
-async fn legacy_hash_is_upgraded_on_login() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
+on_both_stores! {
+async fn legacy_hash_is_upgraded_on_login(store) {
     let id = "0b6f3f0e-2f1d-4a57-9a63-3c1d7f4a2b10";
-    flask_table_with_user(&db, id, "flaskuser", "Flask.User@Example.com", "old-password").await?;
-    let app = TestApp::load(default_variables(&db))?;
+    flask_table_with_user(store, id, "flaskuser", "Flask.User@Example.com", "old-password").await?;
+    let app = store.app()?;
 
     // The first login also finds the schema incomplete and migrates it.
     let token = app.login("flaskuser", "old-password").await?;
-    let stored: String = db.client().await?.query_one(r#"SELECT password FROM "user""#, &[]).await?.get(0);
-    assert!(stored.starts_with("$pbkdf2-sha256$i=600000,l=32$"), "upgraded: {stored}");
+    let stored = store.scalar(r#"SELECT password FROM "user""#).await?;
+    assert!(stored.as_str().unwrap().starts_with("$pbkdf2-sha256$i=600000,l=32$"), "upgraded: {stored}");
 
     // The upgraded hash works, by username and by e-mail in any case.
     app.login("flaskuser", "old-password").await?;
@@ -58,25 +68,24 @@ async fn legacy_hash_is_upgraded_on_login() -> anyhow::Result<()> {
     assert_eq!(wrong.status, 401);
     let profile = app.get_authorized("/profile", &token).await?;
     assert_eq!(profile.json(), json!({"username": "flaskuser", "email": "Flask.User@Example.com", "user_id": id}));
+    // The Flask service can still write its rows the way it always did.
+    let sql = r#"INSERT INTO "user" (id, username, password, email) VALUES ('id-2', 'new', 'h', 'n@example.com')"#;
+    assert_eq!(store.execute(sql).await?, 1);
     Ok(())
 }
 
-#[tokio::test]
-async fn wrong_password_leaves_a_legacy_hash_alone() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    flask_table_with_user(&db, "id-1", "legacy", "legacy@example.com", "right-password").await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn wrong_password_leaves_a_legacy_hash_alone(store) {
+    flask_table_with_user(store, "id-1", "legacy", "legacy@example.com", "right-password").await?;
+    let app = store.app()?;
     let reply = app.post_json("/login", &json!({"username": "legacy", "password": "wrong-password"})).await?;
     assert_eq!(reply.status, 401);
-    let stored: String = db.client().await?.query_one(r#"SELECT password FROM "user""#, &[]).await?.get(0);
-    assert_eq!(stored, flask_peer(&["legacy-hash", "right-password"])?);
+    let stored = store.scalar(r#"SELECT password FROM "user""#).await?;
+    assert_eq!(stored, flask_peer(&["legacy-hash", "right-password"])?.as_str());
     Ok(())
 }
 
-#[tokio::test]
-async fn tokens_issued_here_verify_with_pyjwt() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn tokens_issued_here_verify_with_pyjwt(store) {
+    let app = store.app()?;
     let user_id = app.register("frank", "frank@example.com", "frank-password").await?;
     let token = app.login("frank", "frank-password").await?;
     let claims: serde_json::Value = serde_json::from_str(&flask_peer(&["decode", SECRET_KEY, &token])?)?;
@@ -88,10 +97,8 @@ async fn tokens_issued_here_verify_with_pyjwt() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn tokens_minted_by_pyjwt_are_accepted() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn tokens_minted_by_pyjwt_are_accepted(store) {
+    let app = store.app()?;
     let user_id = app.register("grace", "grace@example.com", "grace-password").await?;
     let token = flask_peer(&["encode", SECRET_KEY, &user_id, "grace", "600"])?;
     let reply = app.get_authorized("/profile", &token).await?;
@@ -101,4 +108,5 @@ async fn tokens_minted_by_pyjwt_are_accepted() -> anyhow::Result<()> {
     let reply = app.get_authorized("/profile", &other_key).await?;
     assert_eq!((reply.status, reply.json()), (401, json!({"message": "Invalid token"})));
     Ok(())
+}
 }

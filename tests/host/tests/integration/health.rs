@@ -1,12 +1,12 @@
 //! `/auth/health` and `/test-db` against a real database.
 
-use crate::support::{default_variables, variables, TestApp, TestDb, SECRET_KEY};
+use crate::on_both_stores;
+use crate::support::{variables, TestApp, TestDb, SECRET_KEY};
 use serde_json::json;
 
-#[tokio::test]
-async fn health_is_healthy_with_a_reachable_database() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+on_both_stores! {
+async fn health_is_healthy_with_a_reachable_database(store) {
+    let app = store.app()?;
     let reply = app.get("/auth/health").await?;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json(), json!({"status": "healthy", "outbox": {"pending": 0, "oldest_pending_seconds": 0.0}}));
@@ -14,10 +14,8 @@ async fn health_is_healthy_with_a_reachable_database() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::test]
-async fn test_db_returns_the_database_time() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+async fn test_db_returns_the_database_time(store) {
+    let app = store.app()?;
     let reply = app.get("/test-db").await?;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let body = reply.json();
@@ -26,7 +24,9 @@ async fn test_db_returns_the_database_time() -> anyhow::Result<()> {
     let db_time = chrono::DateTime::parse_from_rfc3339(stamp)?;
     let skew = (chrono::Utc::now() - db_time.with_timezone(&chrono::Utc)).num_seconds().abs();
     assert!(skew < 60, "database time {stamp} is {skew}s away from now");
+    assert!(stamp.ends_with('Z'), "{stamp}");
     Ok(())
+}
 }
 
 #[tokio::test]

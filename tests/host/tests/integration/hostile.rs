@@ -1,7 +1,8 @@
 //! A table of hostile requests: each must get its 4xx and the contract's
 //! `{"message": ...}` body, never a 5xx, a panic or a trap.
 
-use crate::support::{default_variables, TestApp, TestDb, SECRET_KEY};
+use crate::on_both_stores;
+use crate::support::SECRET_KEY;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 
@@ -142,10 +143,9 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-#[tokio::test]
-async fn hostile_requests_get_a_4xx_with_the_json_message_shape() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+on_both_stores! {
+async fn hostile_requests_get_a_4xx_with_the_json_message_shape(store) {
+    let app = store.app()?;
     app.register("victim", "victim@example.com", "victim-password").await?;
     let cases = cases();
     assert!(cases.len() >= 40, "the battery has {} cases", cases.len());
@@ -163,8 +163,8 @@ async fn hostile_requests_get_a_4xx_with_the_json_message_shape() -> anyhow::Res
         }
     }
     // Nothing hostile changed the data.
-    let users: i64 = db.client().await?.query_one(r#"SELECT count(*) FROM "user""#, &[]).await?.get(0);
-    assert_eq!(users, 1);
+    assert_eq!(store.count(r#"SELECT count(*) FROM "user""#).await?, 1);
     app.login("victim", "victim-password").await?;
     Ok(())
+}
 }

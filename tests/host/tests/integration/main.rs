@@ -1,6 +1,7 @@
 //! Integration tests: the real `auth.wasm` under the test host against the
-//! real PostgreSQL on 127.0.0.1. Build the component first
-//! (`scripts/test` does).
+//! real PostgreSQL on 127.0.0.1 and Spin's SQLite store in a state directory
+//! of each test's own; most tests run once on each (`on_both_stores!`).
+//! Build the component first (`scripts/test` does).
 
 mod support;
 
@@ -17,3 +18,4 @@ mod migrations;
 mod permissions;
 mod routing;
 mod server;
+mod sqlite_store;

@@ -1,12 +1,12 @@
 //! Paths and methods the component does not serve.
 
-use crate::support::{default_variables, TestApp, TestDb};
+use crate::support::store::{Backend, TestStore};
 use serde_json::json;
 
 #[tokio::test]
 async fn unknown_path_gets_a_json_404() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+    let store = TestStore::create(Backend::Sqlite).await?;
+    let app = store.app()?;
     for path in ["/", "/nope", "/auth/health/extra", "/auth", "/login/extra?next=/x", "/LOGIN"] {
         let reply = app.get(path).await?;
         assert_eq!(reply.status, 404, "{path}");
@@ -18,8 +18,8 @@ async fn unknown_path_gets_a_json_404() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn wrong_method_gets_405_with_allow() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+    let store = TestStore::create(Backend::Sqlite).await?;
+    let app = store.app()?;
     for method in ["POST", "DELETE", "PUT", "PATCH"] {
         let reply = app.send(method, "/auth/health").await?;
         assert_eq!(reply.status, 405, "{method}");

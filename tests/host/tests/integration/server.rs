@@ -1,13 +1,12 @@
 //! The host serving over a real TCP listener, as `spin-test-host up` does.
 
-use crate::support::{default_variables, TestApp, TestDb};
+use crate::on_both_stores;
 use spin_test_host::server::serve;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[tokio::test]
-async fn serves_health_over_http_on_a_port() -> anyhow::Result<()> {
-    let db = TestDb::create().await?;
-    let app = TestApp::load(default_variables(&db))?;
+on_both_stores! {
+async fn serves_health_over_http_on_a_port(store) {
+    let app = store.app()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let server = tokio::spawn(serve(app.app.clone(), listener));
@@ -21,4 +20,5 @@ async fn serves_health_over_http_on_a_port() -> anyhow::Result<()> {
     assert!(raw.to_ascii_lowercase().contains("content-type: application/json"), "{raw}");
     assert!(raw.contains(r#""status":"healthy""#), "{raw}");
     Ok(())
+}
 }

@@ -3,12 +3,13 @@
 
 pub mod broker;
 pub mod proxy;
+pub mod store;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use spin_test_host::variables::EnvProvider;
-use spin_test_host::{App, GuestOutput, HostOptions};
+use spin_test_host::{App, GuestOutput, HostOptions, StateDir};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,6 +29,34 @@ pub fn workspace_root() -> PathBuf {
 
 pub fn manifest_path() -> PathBuf {
     workspace_root().join("spin.toml")
+}
+
+/// An edited copy of the repository's `spin.toml` in a directory of its
+/// own (its `.wasm` paths made absolute), removed on drop.
+pub struct ManifestCopy {
+    dir: PathBuf,
+}
+
+impl ManifestCopy {
+    pub fn edited(edit: impl FnOnce(String) -> String) -> Result<ManifestCopy> {
+        let root = workspace_root();
+        let text = std::fs::read_to_string(root.join("spin.toml"))?;
+        let text = edit(text).replace("\"target/", &format!("\"{}/target/", root.display()));
+        let dir = std::env::temp_dir().join(unique_name("manifest"));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("spin.toml"), text)?;
+        Ok(ManifestCopy { dir })
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join("spin.toml")
+    }
+}
+
+impl Drop for ManifestCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A unique name per test and process, safe as a SQL identifier.
@@ -60,12 +89,6 @@ impl TestDb {
     /// The Flask-style URL of this database, as users would set it.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:5432/{}?sslmode=disable", self.name)
-    }
-
-    /// Outbox rows as (event name, payload), oldest first.
-    pub async fn outbox(&self) -> Result<Vec<(String, serde_json::Value)>> {
-        let rows = self.client().await?.query("SELECT event, payload FROM auth_outbox ORDER BY seq", &[]).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
     pub async fn client(&self) -> Result<tokio_postgres::Client> {
@@ -113,12 +136,10 @@ pub fn default_variables(db: &TestDb) -> HashMap<String, String> {
     variables(&[("database_url", &db.url()), ("secret_key", SECRET_KEY), ("rabbitmq_port", "1")])
 }
 
-/// The standard variables with events going to `queue` through `port`
-/// (RabbitMQ's 5672, or a fault proxy's).
-pub fn broker_variables(db: &TestDb, queue: &broker::TestQueue, port: &str) -> HashMap<String, String> {
-    let mut env = default_variables(db);
-    env.extend(variables(&[("rabbitmq_port", port), ("rabbitmq_queue", &queue.name), ("admin_token", ADMIN_TOKEN)]));
-    env
+/// Variables that send events to `queue` through `port` (RabbitMQ's 5672,
+/// or a fault proxy's) and open the admin endpoints.
+pub fn broker_variables(queue: &broker::TestQueue, port: &str) -> HashMap<String, String> {
+    variables(&[("rabbitmq_port", port), ("rabbitmq_queue", &queue.name), ("admin_token", ADMIN_TOKEN)])
 }
 
 pub const ADMIN_TOKEN: &str = "integration-admin-token";
@@ -153,13 +174,35 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The app with exactly `env` and no state directory, so nothing is
+    /// written beside the repository's spin.toml (tests on the SQLite store
+    /// use [`store::TestStore::app`]).
     pub fn load(env: HashMap<String, String>) -> Result<TestApp> {
-        Self::load_manifest(&manifest_path(), env)
+        Self::load_with(&manifest_path(), env, StateDir::Unset)
     }
 
     pub fn load_manifest(manifest: &std::path::Path, env: HashMap<String, String>) -> Result<TestApp> {
+        Self::load_with(manifest, env, StateDir::Unset)
+    }
+
+    pub fn load_with(manifest: &std::path::Path, env: HashMap<String, String>, state_dir: StateDir) -> Result<TestApp> {
+        Self::load_options(manifest, env, state_dir, None)
+    }
+
+    /// The app with a runtime configuration file as well.
+    pub fn load_options(
+        manifest: &std::path::Path,
+        env: HashMap<String, String>,
+        state_dir: StateDir,
+        runtime_config: Option<PathBuf>,
+    ) -> Result<TestApp> {
         let output = MemoryOutputPipe::new(16 << 20);
-        let options = HostOptions { env: EnvProvider::new(env), output: GuestOutput::Capture(output.clone()) };
+        let options = HostOptions {
+            env: EnvProvider::new(env),
+            output: GuestOutput::Capture(output.clone()),
+            runtime_config,
+            state_dir,
+        };
         let app = App::load(manifest, options)?;
         Ok(TestApp { app: Arc::new(app), output })
     }
