@@ -40,6 +40,20 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
+/// A registration's parameters in the order both dialects' statements take
+/// them: the account, then its event.
+fn registration_params<V>(user: &NewUser<'_>, event: &Event, text: impl Fn(&str) -> V, json: impl Fn(&Event) -> V) -> [V; 7] {
+    [
+        text(user.id),
+        text(user.username),
+        text(user.password_hash),
+        text(user.email),
+        text(&event.id),
+        text(event.name),
+        json(event),
+    ]
+}
+
 /// The outbox backlog, for health.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backlog {

@@ -137,15 +137,7 @@ impl Store for PgStore {
     }
 
     fn register(&self, user: &NewUser<'_>, event: &Event) -> Result<Registration, Unavailable> {
-        let params = [
-            text(user.id),
-            text(user.username),
-            text(user.password_hash),
-            text(user.email),
-            text(&event.id),
-            text(event.name),
-            json(event),
-        ];
+        let params = super::registration_params(user, event, text, json);
         let rows = self.with_schema("registering a user", |c| c.query(sql::REGISTER, &params))?;
         let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
         Ok(match (row.first(), row.get(1)) {

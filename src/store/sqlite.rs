@@ -247,15 +247,7 @@ impl Store for SqliteStore {
     }
 
     fn register(&self, user: &NewUser<'_>, event: &Event) -> Result<Registration, Unavailable> {
-        let params = [
-            text(user.id),
-            text(user.username),
-            text(user.password_hash),
-            text(user.email),
-            text(&event.id),
-            text(event.name),
-            json(event),
-        ];
+        let params = super::registration_params(user, event, text, json);
         let what = "registering a user";
         self.with_schema(what, || self.exec(sql::REGISTER, &params))?;
         let result = self

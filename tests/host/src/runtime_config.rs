@@ -101,6 +101,14 @@ mod tests {
     }
 
     #[test]
+    fn the_repositorys_runtime_config_keeps_the_default_database_in_the_state_dir() {
+        let rc = RuntimeConfig::parse(include_str!("../../../runtime-config.toml")).unwrap();
+        assert_eq!(rc.state_dir(&StateDir::Default, Path::new("/app")).unwrap(), Some(PathBuf::from("/app/.spin")));
+        let dbs = rc.sqlite_databases(Some(Path::new("/app/.spin"))).unwrap();
+        assert_eq!(dbs.location("default"), Some(&Location::Path(PathBuf::from("/app/.spin/sqlite_db.db"))));
+    }
+
+    #[test]
     fn sqlite_entries_come_from_the_file() {
         let dir = std::env::temp_dir().join(format!("runtime-config-test-{}", std::process::id()));
         let path = dir.join("auth.db");
