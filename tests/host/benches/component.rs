@@ -1,7 +1,7 @@
 //! Per-request cost of the auth component (not a test). Under a host whose
-//! calls return at once (canned PostgreSQL rows, variables from a map, no
-//! network), so only the component and wasmtime's own per-request work are
-//! timed: instantiating the composed component, answering `/auth/health`,
+//! calls return at once (canned PostgreSQL or SQLite rows, variables from a
+//! map, no network), so only the component and wasmtime's own per-request
+//! work are timed, on each store: instantiating the composed component, answering `/auth/health`,
 //! `/profile` and `/login`, and the linear memory each request reaches. Then
 //! `/auth/health` through the real test host and PostgreSQL, for contrast,
 //! and the `.wasm` sizes. Run: `cargo bench -p spin-test-host --bench
@@ -14,6 +14,9 @@ use http_body_util::BodyExt;
 use spin_test_host::bindings::fermyon::spin2_0_0::variables as spin_variables;
 use spin_test_host::bindings::spin::postgres4_0_0::postgres::{
     self as pg, Column, DbDataType, DbValue, Error as PgError, ParameterValue, RowSet,
+};
+use spin_test_host::bindings::spin::sqlite::sqlite::{
+    self as sq, Error as SqError, QueryResult, RowResult, Value as SqValue,
 };
 use spin_test_host::postgres::Connection;
 use std::collections::HashMap;
@@ -32,6 +35,22 @@ use wasmtime_wasi_http::WasiHttpCtx;
 const USER_ID: &str = "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11";
 const SECRET: &str = "benchmark-secret-key-0123456789abcdef";
 const PASSWORD: &str = "correct horse battery";
+
+/// Which store the component is configured for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StoreKind {
+    Postgres,
+    Sqlite,
+}
+
+impl StoreKind {
+    fn name(self) -> &'static str {
+        match self {
+            StoreKind::Postgres => "PostgreSQL",
+            StoreKind::Sqlite => "SQLite",
+        }
+    }
+}
 
 /// What the instant host answers: the component's variables and the one
 /// user row every lookup finds.
@@ -162,6 +181,82 @@ impl pg::HostConnection for InstantHost {
     }
 }
 
+impl InstantHost {
+    /// The SQLite rows the real database would return on the timed paths.
+    fn answer_sqlite(&self, statement: &str) -> Result<QueryResult> {
+        let rows = |columns: &[&str], values: Vec<Vec<SqValue>>| QueryResult {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: values.into_iter().map(|values| RowResult { values }).collect(),
+        };
+        let text = |v: &str| SqValue::Text(v.into());
+        if statement.contains("FROM auth_outbox WHERE published_at IS NULL") && statement.contains("count(*)") {
+            return Ok(rows(&["count", "age"], vec![vec![SqValue::Integer(0), SqValue::Real(0.0)]]));
+        }
+        if statement.starts_with(r#"SELECT id, username, email, password FROM "user""#) {
+            let row = vec![text(USER_ID), text("alice"), text("alice@example.com"), text(&self.canned.password_hash)];
+            return Ok(rows(&["id", "username", "email", "password"], vec![row]));
+        }
+        if statement.starts_with(r#"SELECT id, username, email FROM "user""#) {
+            return Ok(rows(&["id", "username", "email"], vec![vec![text(USER_ID), text("alice"), text("alice@example.com")]]));
+        }
+        if statement.starts_with("INSERT INTO") {
+            return Ok(rows(&[], vec![]));
+        }
+        if statement.contains("FROM auth_outbox WHERE id = ?1") {
+            return Ok(rows(&["queued"], vec![vec![SqValue::Integer(1)]]));
+        }
+        if statement.starts_with("UPDATE auth_outbox_publisher SET holder = ?1") {
+            return Ok(rows(&["holder"], vec![vec![text("bench")]]));
+        }
+        if statement.starts_with("SELECT seq, id, event, payload") {
+            return Ok(rows(&["seq", "id", "event", "payload", "created"], vec![]));
+        }
+        if statement.starts_with("UPDATE auth_outbox_publisher SET holder = NULL") {
+            return Ok(rows(&["more"], vec![vec![SqValue::Integer(0)]]));
+        }
+        Err(anyhow!("the instant host has no SQLite answer for {statement:?}"))
+    }
+}
+
+impl sq::Host for InstantHost {}
+
+impl sq::HostConnection for InstantHost {
+    async fn open(&mut self, _database: String) -> wasmtime::Result<Result<Resource<spin_test_host::sqlite::Connection>, SqError>> {
+        self.host_calls += 1;
+        Ok(Ok(Resource::new_own(0)))
+    }
+
+    async fn execute(
+        &mut self,
+        _conn: Resource<spin_test_host::sqlite::Connection>,
+        statement: String,
+        _params: Vec<SqValue>,
+    ) -> wasmtime::Result<Result<QueryResult, SqError>> {
+        self.host_calls += 1;
+        let result = self.answer_sqlite(&statement).map_err(wasmtime::Error::from_anyhow)?;
+        if statement.contains("password FROM \"user\"") {
+            self.lookup_returned = Some(Instant::now());
+        } else if statement.starts_with("INSERT INTO auth_login") {
+            self.write_started.get_or_insert_with(Instant::now);
+        }
+        Ok(Ok(result))
+    }
+
+    async fn last_insert_rowid(&mut self, _conn: Resource<spin_test_host::sqlite::Connection>) -> wasmtime::Result<i64> {
+        self.host_calls += 1;
+        Ok(0)
+    }
+
+    async fn changes(&mut self, _conn: Resource<spin_test_host::sqlite::Connection>) -> wasmtime::Result<u64> {
+        self.host_calls += 1;
+        Ok(0)
+    }
+
+    async fn drop(&mut self, _conn: Resource<spin_test_host::sqlite::Connection>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
 struct Bench {
     pre: ProxyPre<InstantHost>,
     canned: Arc<Canned>,
@@ -178,17 +273,22 @@ struct Sample {
 }
 
 impl Bench {
-    fn new() -> Result<Bench> {
+    fn new(store: StoreKind) -> Result<Bench> {
         let engine = spin_test_host::runtime::shared_engine()?;
         let component = spin_test_host::runtime::load_component(&root().join("spin.toml"), "auth")?;
         let mut linker: Linker<InstantHost> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         pg::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        sq::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         spin_variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
         let pre = ProxyPre::new(linker.instantiate_pre(&component)?)?;
+        let database_url = match store {
+            StoreKind::Postgres => "postgres://postgres@127.0.0.1:5432/bench?sslmode=disable",
+            StoreKind::Sqlite => "",
+        };
         let variables = [
-            ("database_url", "postgres://postgres@127.0.0.1:5432/bench?sslmode=disable"),
+            ("database_url", database_url),
             ("secret_key", SECRET),
             ("token_ttl_seconds", "3600"),
             ("password_iterations", "600000"),
@@ -316,13 +416,37 @@ fn token() -> Result<String> {
         .map_err(|e| anyhow!("{e:?}"))
 }
 
+/// The table rows of one store; returns the medians of health and profile.
+async fn store_rows(bench: &Bench, store: StoreKind, n: usize) -> Result<(Duration, Duration)> {
+    let name = store.name();
+    let to_response = |samples: Vec<Sample>| median(samples.iter().map(|s| s.to_response).collect());
+    let health = to_response(row(bench, &format!("GET /auth/health ({name})"), n, || support::get("/auth/health", None)).await?);
+    let token = token()?;
+    let profile = to_response(row(bench, &format!("GET /profile ({name})"), n, || support::get("/profile", Some(&token))).await?);
+    let login_body = format!(r#"{{"username":"alice","password":"{PASSWORD}"}}"#);
+    let login_name = format!("POST /login ({name}, PBKDF2 600,000 included)");
+    let logins = row(bench, &login_name, 9, || support::request("POST", "/login", &login_body, None)).await?;
+    let check = median(logins.iter().map(|s| s.password_check.unwrap_or_default()).collect());
+    let beyond = median(logins.iter().map(|s| s.to_response.saturating_sub(s.password_check.unwrap_or_default())).collect());
+    println!("| ({name} login: password check {}, the rest of the request {}) | | | | |", short(check), short(beyond));
+    Ok((health, profile))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
-    let bench = Bench::new()?;
     let n = 2000;
+    let args: Vec<String> = std::env::args().collect();
+    // `--store postgres|sqlite`: only that store's rows, or the store of
+    // `--profile` (PostgreSQL unless given).
+    let only = match args.iter().position(|a| a == "--store").and_then(|i| args.get(i + 1)).map(String::as_str) {
+        None => None,
+        Some("postgres") => Some(StoreKind::Postgres),
+        Some("sqlite") => Some(StoreKind::Sqlite),
+        Some(other) => anyhow::bail!("--store: unknown store {other:?} (postgres or sqlite)"),
+    };
+    let bench = Bench::new(only.unwrap_or(StoreKind::Postgres))?;
     // `--profile instantiate|health|profile N`: only N such requests (or
     // bare instantiations), for perf or callgrind.
-    let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--profile") {
         let count: usize = args.get(i + 2).and_then(|c| c.parse().ok()).context("--profile needs a route and a count")?;
         let token = token()?;
@@ -352,18 +476,17 @@ async fn main() -> Result<()> {
     println!("| request | to response | to guest end | host calls | linear memory reached |");
     println!("|---|---|---|---|---|");
     println!("| instantiate only | {} | | 0 | |", micros(instantiate));
-    let to_response = |samples: Vec<Sample>| median(samples.iter().map(|s| s.to_response).collect());
-    let health = to_response(row(&bench, "GET /auth/health", n, || support::get("/auth/health", None)).await?);
-    let token = token()?;
-    let profile = to_response(row(&bench, "GET /profile", n, || support::get("/profile", Some(&token))).await?);
-    let login_body = format!(r#"{{"username":"alice","password":"{PASSWORD}"}}"#);
-    let logins = row(&bench, "POST /login (PBKDF2 600,000 included)", 9, || support::request("POST", "/login", &login_body, None)).await?;
-    let check = median(logins.iter().map(|s| s.password_check.unwrap_or_default()).collect());
-    let beyond = median(logins.iter().map(|s| s.to_response.saturating_sub(s.password_check.unwrap_or_default())).collect());
+    if only == Some(StoreKind::Sqlite) {
+        store_rows(&bench, StoreKind::Sqlite, n).await?;
+        return Ok(());
+    }
+    let (health, profile) = store_rows(&bench, StoreKind::Postgres, n).await?;
+    if only.is_none() {
+        store_rows(&Bench::new(StoreKind::Sqlite)?, StoreKind::Sqlite, n).await?;
+    }
     println!();
-    println!("login: password check (lookup returned → first write) {}, the rest of the request {}", short(check), short(beyond));
     println!(
-        "beyond instantiation (the component, wasmtime's HTTP types and this host): /auth/health {}, /profile {}",
+        "beyond instantiation (the component, wasmtime's HTTP types and this host, PostgreSQL): /auth/health {}, /profile {}",
         micros(health.saturating_sub(instantiate)),
         micros(profile.saturating_sub(instantiate))
     );

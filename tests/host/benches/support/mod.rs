@@ -73,6 +73,8 @@ impl Database {
         let options = spin_test_host::HostOptions {
             env: spin_test_host::variables::EnvProvider::new(env),
             output: spin_test_host::GuestOutput::Capture(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(1 << 20)),
+            state_dir: spin_test_host::StateDir::Unset,
+            ..Default::default()
         };
         spin_test_host::App::load(&root().join("spin.toml"), options)
     }
