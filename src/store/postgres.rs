@@ -115,7 +115,7 @@ impl Store for PgStore {
     }
 
     fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable> {
-        let rows = self.with_schema("looking up a login", |c| c.query(sql::FIND_LOGIN_USER, &[text(login)]))?;
+        let rows = self.with_schema("looking up a login", |c| c.query(sql::FIND_LOGIN_USER, &[text(login), text(&login.to_lowercase())]))?;
         Ok(first_user(&rows, true))
     }
 

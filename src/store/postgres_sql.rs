@@ -10,9 +10,11 @@
 /// The database clock as ISO-8601 UTC text with microseconds.
 pub const NOW: &str = r#"SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#;
 /// A login name is a username or an e-mail (any case); a username match wins.
+/// `$2` is the login folded by Rust, as the service folds the e-mails it
+/// stores, so non-ASCII capitals match whatever the database's collation.
 pub const FIND_LOGIN_USER: &str = r#"SELECT u.id, u.username, u.email, u.password
     FROM (SELECT 1) AS one
-    LEFT JOIN "user" u ON u.username = $1 OR lower(u.email) = lower($1)
+    LEFT JOIN "user" u ON u.username = $1 OR lower(u.email) = lower($1) OR u.email = $2
     ORDER BY (u.username = $1) DESC NULLS LAST
     LIMIT 1"#;
 pub const FIND_USER: &str = r#"SELECT u.id, u.username, u.email

@@ -110,16 +110,21 @@ fn version_of(result: &QueryResult) -> i32 {
 pub struct SqliteStore {
     label: &'static str,
     conn: Connection,
-    /// Who this instance is when it holds the publishing lease.
-    lease_holder: String,
+    /// Who this instance is when it holds the publishing lease; made on
+    /// first use, so requests that never deliver pay no random-source call.
+    lease_holder: std::cell::OnceCell<String>,
 }
 
 impl SqliteStore {
     pub fn open(label: &'static str) -> Result<SqliteStore, Unavailable> {
         match Connection::open(label) {
-            Ok(conn) => Ok(SqliteStore { label, conn, lease_holder: uuid::Uuid::new_v4().to_string() }),
+            Ok(conn) => Ok(SqliteStore { label, conn, lease_holder: std::cell::OnceCell::new() }),
             Err(err) => Err(classify(&format!("opening SQLite database {label:?}"), &err)),
         }
+    }
+
+    fn lease_holder(&self) -> &str {
+        self.lease_holder.get_or_init(|| uuid::Uuid::new_v4().to_string())
     }
 
     fn exec(&self, statement: &str, params: &[Value]) -> Result<QueryResult, Error> {
@@ -167,8 +172,8 @@ impl SqliteStore {
         }
     }
 
-    fn query_user(&self, what: &str, statement: &str, key: &str, with_password: bool) -> Result<Option<User>, Unavailable> {
-        let result = self.with_schema(what, || self.exec(statement, &[text(key)]))?;
+    fn query_user(&self, what: &str, statement: &str, params: &[Value], with_password: bool) -> Result<Option<User>, Unavailable> {
+        let result = self.with_schema(what, || self.exec(statement, params))?;
         Ok(first_row(&result).and_then(|row| {
             Some(User {
                 id: cell_text(row.first())?,
@@ -206,7 +211,7 @@ impl SqliteStore {
     }
 
     fn release_lease(&self, after_seq: i64) -> Result<bool, Error> {
-        let result = self.exec(sql::RELEASE_PUBLISHER_LEASE, &[text(&self.lease_holder), Value::Integer(after_seq)])?;
+        let result = self.exec(sql::RELEASE_PUBLISHER_LEASE, &[text(self.lease_holder()), Value::Integer(after_seq)])?;
         Ok(matches!(first_row(&result), Some([Value::Integer(1)])))
     }
 }
@@ -229,11 +234,12 @@ impl Store for SqliteStore {
     }
 
     fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable> {
-        self.query_user("looking up a login", sql::FIND_LOGIN_USER, login, true)
+        let params = [text(login), text(&login.to_lowercase())];
+        self.query_user("looking up a login", sql::FIND_LOGIN_USER, &params, true)
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
-        self.query_user("looking up a user", sql::FIND_USER, id, false)
+        self.query_user("looking up a user", sql::FIND_USER, &[text(id)], false)
     }
 
     fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, event: &Event) -> Result<bool, Unavailable> {
@@ -273,14 +279,16 @@ impl Store for SqliteStore {
     /// host those calls wait for a thread). So a migrator asks for the lock
     /// without SQLite's busy wait, and while it is taken reads the version
     /// (no lock needed) until the schema is current or the lock is free.
-    /// Write-ahead logging is switched on before the transaction (it cannot
-    /// change inside one); a database that cannot have it (in memory, a
+    /// Write-ahead logging is switched on first (it cannot change inside a
+    /// transaction); a database that cannot have it (in memory, a
     /// libSQL server) keeps its own mode.
     fn migrate(&self) -> Result<Vec<i32>, Unavailable> {
+        // Also when the schema is current, so that an explicit migration
+        // retries a switch that failed the first time.
+        self.switch_to_wal();
         if self.schema_version()? >= migrations::latest_version() {
             return Ok(Vec::new());
         }
-        self.switch_to_wal();
         let started = std::time::Instant::now();
         let mut attempt = 0;
         loop {
@@ -316,7 +324,7 @@ impl Store for SqliteStore {
     }
 
     fn begin_batch(&self) -> Result<bool, Unavailable> {
-        let params = [text(&self.lease_holder), Value::Integer(LEASE_SECONDS)];
+        let params = [text(self.lease_holder()), Value::Integer(LEASE_SECONDS)];
         let result = self.with_schema("taking the publishing lease", || self.exec(sql::TAKE_PUBLISHER_LEASE, &params))?;
         Ok(!result.rows.is_empty())
     }

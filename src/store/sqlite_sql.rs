@@ -22,8 +22,10 @@ macro_rules! now_epoch {
 
 pub const NOW: &str = concat!("SELECT ", now_iso!());
 /// A login name is a username or an e-mail (any case); a username match wins.
+/// SQLite's `lower()` folds only ASCII, so the login comes folded by Rust as
+/// `?2` (the service stores e-mails folded the same way).
 pub const FIND_LOGIN_USER: &str = r#"SELECT id, username, email, password FROM "user"
-    WHERE username = ?1 OR lower(email) = lower(?1)
+    WHERE username = ?1 OR email = ?1 OR lower(email) = ?2
     ORDER BY username = ?1 DESC
     LIMIT 1"#;
 pub const FIND_USER: &str = r#"SELECT id, username, email FROM "user" WHERE id = ?1"#;

@@ -6,6 +6,20 @@ use crate::support::{variables, TestApp, SECRET_KEY};
 use serde_json::json;
 
 on_both_stores! {
+async fn an_email_with_non_ascii_capitals_logs_in_in_any_case(store) {
+    let app = store.app()?;
+    let user_id = app.register("emile", "Émile.Zoë@Example.com", "emile-password").await?;
+    for login_name in ["émile.zoë@example.com", "ÉMILE.ZOË@EXAMPLE.COM", "Émile.Zoë@Example.com"] {
+        let token = app.login(login_name, "emile-password").await?;
+        let profile = app.get_authorized("/profile", &token).await?.json();
+        assert_eq!(profile["user_id"], json!(user_id), "{login_name}");
+        assert_eq!(profile["email"], json!("émile.zoë@example.com"));
+    }
+    Ok(())
+}
+}
+
+on_both_stores! {
 async fn register_login_profile_round_trip(store) {
     let app = store.app()?;
     let reply = app

@@ -1,6 +1,7 @@
 //! Configuration errors: caught at startup as Spin does, or named by the
 //! component when a value is unusable.
 
+use crate::on_both_stores;
 use crate::support::{variables, TestApp, SECRET_KEY};
 use serde_json::json;
 
@@ -40,4 +41,19 @@ async fn malformed_database_url_is_named_without_echoing_it() -> anyhow::Result<
     assert_eq!(test_db.status, 503);
     assert_eq!(test_db.json()["error"], json!("misconfigured"));
     Ok(())
+}
+
+on_both_stores! {
+async fn an_unusable_setting_is_named_on_either_store_without_its_value(store) {
+    let app = store.app_with(&[("secret_key", "short-secret-value")])?;
+    app.register("cora", "cora@example.com", "cora-password").await?;
+    let login = app.post_json("/login", &json!({"username": "cora", "password": "cora-password"})).await?;
+    assert_eq!(login.status, 503, "{}", login.text());
+    assert_eq!(login.json()["error"], "misconfigured");
+    let message = login.json()["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("`secret_key` is too short"), "{message}");
+    assert!(!login.text().contains("short-secret-value"), "{}", login.text());
+    assert_eq!(app.get("/auth/health").await?.status, 200, "the store itself is fine");
+    Ok(())
+}
 }

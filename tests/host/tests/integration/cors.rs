@@ -1,10 +1,10 @@
-//! CORS on every route: preflights and headers on actual requests.
+//! CORS on every route: preflights and headers on actual requests, on both
+//! stores.
 
-use crate::support::store::{Backend, TestStore};
+use crate::on_both_stores;
 
-#[tokio::test]
-async fn preflight_is_answered_on_every_route() -> anyhow::Result<()> {
-    let store = TestStore::create(Backend::Sqlite).await?;
+on_both_stores! {
+async fn preflight_is_answered_on_every_route(store) {
     let app = store.app()?;
     for (path, methods) in [("/login", "POST, OPTIONS"), ("/profile", "GET, HEAD, OPTIONS"), ("/register", "POST, OPTIONS")] {
         let headers: [(&str, &[u8]); 3] = [
@@ -20,10 +20,10 @@ async fn preflight_is_answered_on_every_route() -> anyhow::Result<()> {
     }
     Ok(())
 }
+}
 
-#[tokio::test]
-async fn actual_requests_carry_the_allow_origin_header() -> anyhow::Result<()> {
-    let store = TestStore::create(Backend::Sqlite).await?;
+on_both_stores! {
+async fn actual_requests_carry_the_allow_origin_header(store) {
     let app = store.app()?;
     let reply = app.raw("GET", "/auth/health", &[("origin", b"https://app.example")], b"").await?;
     assert_eq!(reply.status, 200);
@@ -35,10 +35,10 @@ async fn actual_requests_carry_the_allow_origin_header() -> anyhow::Result<()> {
     assert_eq!(no_origin.header("access-control-allow-origin"), None);
     Ok(())
 }
+}
 
-#[tokio::test]
-async fn configured_origins_are_echoed_and_others_refused() -> anyhow::Result<()> {
-    let store = TestStore::create(Backend::Sqlite).await?;
+on_both_stores! {
+async fn configured_origins_are_echoed_and_others_refused(store) {
     let app = store.app_with(&[("cors_allowed_origins", "https://app.example,https://admin.example")])?;
     let allowed = app.raw("GET", "/auth/health", &[("origin", b"https://admin.example")], b"").await?;
     assert_eq!(allowed.header("access-control-allow-origin"), Some("https://admin.example"));
@@ -47,4 +47,5 @@ async fn configured_origins_are_echoed_and_others_refused() -> anyhow::Result<()
     assert_eq!(refused.header("access-control-allow-origin"), None);
     assert_eq!(refused.header("vary"), Some("Origin"));
     Ok(())
+}
 }

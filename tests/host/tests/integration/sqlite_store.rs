@@ -37,6 +37,21 @@ async fn empty_database_url_keeps_users_in_the_state_dirs_sqlite_file() -> anyho
 }
 
 #[tokio::test]
+async fn with_no_state_dir_given_the_database_is_dot_spin_beside_the_manifest() -> anyhow::Result<()> {
+    // `spin up` with nothing but secret_key: the file is .spin/sqlite_db.db
+    // in the directory that holds spin.toml.
+    let manifest = ManifestCopy::edited(|m| m)?;
+    let env = variables(&[("secret_key", SECRET_KEY), ("rabbitmq_port", "1")]);
+    let app = TestApp::load_with(&manifest.path(), env, StateDir::Default)?;
+    let user_id = app.register("dora", "dora@example.com", "dora-password").await?;
+    let file = manifest.path().with_file_name(".spin").join("sqlite_db.db");
+    assert!(file.is_file(), "{} holds the database", file.display());
+    let stored: String = rusqlite::Connection::open(&file)?.query_row(r#"SELECT id FROM "user""#, [], |r| r.get(0))?;
+    assert_eq!(stored, user_id);
+    Ok(())
+}
+
+#[tokio::test]
 async fn runtime_config_moves_the_default_database_to_a_file() -> anyhow::Result<()> {
     let state = TestStateDir::create()?;
     let elsewhere = TestStateDir::create()?;
@@ -156,7 +171,21 @@ async fn thirty_two_concurrent_clients_get_no_server_error() -> anyhow::Result<(
         assert_eq!(statuses, expected, "client {i}\n{}", app.guest_output());
     }
     assert_eq!(store.count(r#"SELECT count(*) FROM "user""#).await?, CLIENTS as i64);
-    assert_eq!(store.count("SELECT count(*) FROM auth_outbox").await?, 3 * CLIENTS as i64, "every event stored once");
+    let per_event = store
+        .rows("SELECT event, count(*), count(DISTINCT id) FROM auth_outbox GROUP BY event ORDER BY event")
+        .await?;
+    let n = CLIENTS as i64;
+    assert_eq!(
+        per_event,
+        [
+            [json!("UserLoggedIn"), json!(n), json!(n)],
+            [json!("UserLoginFailed"), json!(n), json!(n)],
+            [json!("UserRegistered"), json!(n), json!(n)],
+        ],
+        "every event stored exactly once"
+    );
+    let distinct_users = store.count("SELECT count(DISTINCT json_extract(payload, '$.data.username')) FROM auth_outbox").await?;
+    assert_eq!(distinct_users, n, "each client's own events");
     Ok(())
 }
 
