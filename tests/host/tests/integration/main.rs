@@ -19,3 +19,4 @@ mod permissions;
 mod routing;
 mod server;
 mod sqlite_store;
+mod stack;
