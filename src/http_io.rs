@@ -60,6 +60,17 @@ impl Request {
             .map_or(self.path_and_query.as_str(), |(path, _)| path)
     }
 
+    /// The raw value of the first `name` field of the query string (`""` for
+    /// a bare `?name`); not percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        let (_, query) = self.path_and_query.split_once('?')?;
+        query.split('&').find_map(|field| match field.split_once('=') {
+            Some((n, value)) if n == name => Some(value),
+            None if field == name => Some(""),
+            _ => None,
+        })
+    }
+
     /// First value of a header, if it is present and valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -147,6 +158,15 @@ mod tests {
         let req = Request::new(Method::Get, "/auth/health?verbose=1");
         assert_eq!(req.path(), "/auth/health");
         assert_eq!(Request::new(Method::Get, "/test-db").path(), "/test-db");
+    }
+
+    #[test]
+    fn query_params_are_found_by_name() {
+        let req = Request::new(Method::Get, "/auth/health?verbose&outbox=1&outbox=2");
+        assert_eq!(req.query_param("outbox"), Some("1"));
+        assert_eq!(req.query_param("verbose"), Some(""));
+        assert_eq!(req.query_param("out"), None);
+        assert_eq!(Request::new(Method::Get, "/auth/health").query_param("outbox"), None);
     }
 
     #[test]

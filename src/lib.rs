@@ -66,7 +66,7 @@ pub fn route(path: &str) -> Option<(Route, &'static [Method])> {
 
 fn handle(route: Route, req: &Request) -> (Response, After) {
     let result = match route {
-        Route::Health => handlers::health::get(),
+        Route::Health => handlers::health::get(req),
         Route::TestDb => handlers::test_db::get(),
         Route::Login => handlers::login::post(req),
         Route::Register => handlers::register::post(req),

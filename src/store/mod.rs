@@ -87,6 +87,9 @@ pub struct BatchOutcome<'a> {
 pub trait Store {
     /// The database clock, ISO-8601 UTC.
     fn now(&self) -> Result<String, Unavailable>;
+    /// Proves the database answers and the schema is there (migrating a
+    /// new database), in the cheapest statement that does.
+    fn ping(&self) -> Result<(), Unavailable>;
     /// The outbox backlog; also proves the database answers.
     fn backlog(&self) -> Result<Backlog, Unavailable>;
     /// The account a login name (username, or e-mail in any case) refers

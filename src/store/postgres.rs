@@ -101,6 +101,10 @@ impl Store for PgStore {
         self.first_text("reading the database time", sql::NOW)
     }
 
+    fn ping(&self) -> Result<(), Unavailable> {
+        self.with_schema("pinging the database", |c| c.query(sql::CURRENT_VERSION, &[])).map(drop)
+    }
+
     fn backlog(&self) -> Result<Backlog, Unavailable> {
         let rows = self.with_schema("reading the outbox backlog", |c| c.query(sql::OUTBOX_BACKLOG, &[]))?;
         match rows.rows.first().map(|r| (r.first(), r.get(1))) {

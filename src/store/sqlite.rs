@@ -222,6 +222,10 @@ impl Store for SqliteStore {
         cell_text(first_row(&result).and_then(|row| row.first())).ok_or(Unavailable::DatabaseError)
     }
 
+    fn ping(&self) -> Result<(), Unavailable> {
+        self.with_schema("pinging the database", || self.exec(sql::CURRENT_VERSION, &[])).map(drop)
+    }
+
     fn backlog(&self) -> Result<Backlog, Unavailable> {
         let result = self.with_schema("reading the outbox backlog", || self.exec(sql::OUTBOX_BACKLOG, &[]))?;
         match first_row(&result) {

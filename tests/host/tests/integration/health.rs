@@ -9,8 +9,19 @@ async fn health_is_healthy_with_a_reachable_database(store) {
     let app = store.app()?;
     let reply = app.get("/auth/health").await?;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    assert_eq!(reply.json(), json!({"status": "healthy", "outbox": {"pending": 0, "oldest_pending_seconds": 0.0}}));
+    assert_eq!(reply.json(), json!({"status": "healthy"}), "the Flask service's body: a ping");
     assert_eq!(reply.header("content-type"), Some("application/json"));
+    let with_outbox = app.get("/auth/health?outbox").await?;
+    assert_eq!(with_outbox.json(), json!({"status": "healthy", "outbox": {"pending": 0, "oldest_pending_seconds": 0.0}}));
+    assert_eq!(app.get("/auth/health?outbox=1").await?.json()["outbox"]["pending"], 0);
+    assert_eq!(app.get("/auth/health?outbox=0").await?.json(), json!({"status": "healthy"}));
+    Ok(())
+}
+
+async fn health_migrates_a_new_database_like_any_first_request(store) {
+    let app = store.app()?;
+    assert_eq!(app.get("/auth/health").await?.status, 200);
+    assert_eq!(store.count("SELECT count(*) FROM auth_schema_migrations").await?, 3);
     Ok(())
 }
 
