@@ -1,6 +1,7 @@
 //! The RabbitMQ side of the outbox: publishing through the `amqp-bridge`
 //! component (imported as `auth:amqp/publisher`, composed in by Spin).
 
+use crate::amqp_url::{self, AmqpUrl};
 use crate::config::{self, ConfigError, VariableSource};
 use std::fmt;
 
@@ -41,6 +42,12 @@ impl fmt::Debug for BrokerConfig {
 }
 
 impl BrokerConfig {
+    /// From the Flask service's `rabbitmq_host`, `rabbitmq_port` and
+    /// `rabbitmq_queue`, and `rabbitmq_url` for the credentials and vhost
+    /// (guest/guest on `/` when it is empty). Spin permits the socket by
+    /// `rabbitmq_host:rabbitmq_port` (`allowed_outbound_hosts`), so a URL
+    /// naming another address is refused here, naming both, rather than
+    /// failing later with a bare PermissionDenied.
     pub fn from_source(source: &dyn VariableSource) -> Result<BrokerConfig, ConfigError> {
         let text = |name: &'static str, default: &str| -> Result<String, ConfigError> {
             Ok(config::optional(source, name)?.unwrap_or_else(|| default.to_owned()))
@@ -51,18 +58,33 @@ impl BrokerConfig {
             problem: "is malformed: expected a port number".into(),
         })?;
         let host = text("rabbitmq_host", "127.0.0.1")?;
-        if host.trim().parse::<std::net::IpAddr>().is_err() {
+        let Ok(ip) = host.trim().parse::<std::net::IpAddr>() else {
             return Err(ConfigError {
                 variable: "rabbitmq_host",
                 problem: "must be an IP address: Spin gives components no DNS".into(),
             });
+        };
+        let url = config::optional(source, amqp_url::VARIABLE)?.map(|raw| AmqpUrl::parse(&raw)).transpose()?;
+        if let Some(url) = &url {
+            if (url.host, url.port) != (ip, port) {
+                return Err(ConfigError {
+                    variable: amqp_url::VARIABLE,
+                    problem: format!(
+                        "names {} but rabbitmq_host:rabbitmq_port is {}, the address Spin lets the component \
+                         reach: set rabbitmq_host and rabbitmq_port to the URL's",
+                        std::net::SocketAddr::new(url.host, url.port),
+                        std::net::SocketAddr::new(ip, port)
+                    ),
+                });
+            }
         }
+        let url = url.as_ref();
         Ok(BrokerConfig {
-            host: host.trim().to_owned(),
+            host: ip.to_string(),
             port,
-            username: text("rabbitmq_user", "guest")?,
-            password: text("rabbitmq_password", "guest")?,
-            vhost: text("rabbitmq_vhost", "/")?,
+            username: url.and_then(|u| u.username.clone()).unwrap_or_else(|| "guest".into()),
+            password: url.and_then(|u| u.password.clone()).unwrap_or_else(|| "guest".into()),
+            vhost: url.and_then(|u| u.vhost.clone()).unwrap_or_else(|| "/".into()),
             queue: text("rabbitmq_queue", "auth-events")?,
         })
     }
@@ -108,10 +130,28 @@ mod tests {
 
     #[test]
     fn defaults_and_redacted_debug() {
-        let cfg = BrokerConfig::from_source(&MapSource(HashMap::from([("rabbitmq_password", "s3cret")]))).unwrap();
+        let cfg = BrokerConfig::from_source(&MapSource(HashMap::new())).unwrap();
         assert_eq!((cfg.host.as_str(), cfg.port, cfg.queue.as_str()), ("127.0.0.1", 5672, "auth-events"));
-        assert_eq!((cfg.username.as_str(), cfg.vhost.as_str()), ("guest", "/"));
+        assert_eq!((cfg.username.as_str(), cfg.password.as_str(), cfg.vhost.as_str()), ("guest", "guest", "/"));
+        assert!(format!("{cfg:?}").contains(r#"password: "[REDACTED]""#));
+    }
+
+    #[test]
+    fn rabbitmq_url_gives_credentials_and_vhost_for_the_permitted_address() {
+        let source = MapSource(HashMap::from([
+            ("rabbitmq_host", "10.0.0.5"),
+            ("rabbitmq_url", "amqp://events:s3cret@10.0.0.5:5672/prod"),
+        ]));
+        let cfg = BrokerConfig::from_source(&source).unwrap();
+        assert_eq!((cfg.host.as_str(), cfg.port), ("10.0.0.5", 5672));
+        assert_eq!((cfg.username.as_str(), cfg.password.as_str(), cfg.vhost.as_str()), ("events", "s3cret", "prod"));
         assert!(!format!("{cfg:?}").contains("s3cret"));
+
+        let elsewhere = MapSource(HashMap::from([("rabbitmq_url", "amqp://events:s3cret@10.0.0.5:5672/prod")]));
+        let err = BrokerConfig::from_source(&elsewhere).unwrap_err();
+        assert_eq!(err.variable, "rabbitmq_url");
+        assert!(err.problem.contains("10.0.0.5:5672") && err.problem.contains("127.0.0.1:5672"), "{}", err.problem);
+        assert!(!err.to_string().contains("s3cret"));
     }
 
     #[test]

@@ -140,25 +140,6 @@ fn malformed(variable: &'static str, problem: impl Into<String>) -> ConfigError 
     ConfigError { variable, problem: problem.into() }
 }
 
-/// An integer setting within `min..=max`, or its default when unset.
-fn integer(
-    source: &dyn VariableSource,
-    variable: &'static str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
-    let Some(raw) = optional(source, variable)? else { return Ok(default) };
-    let value: u64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| malformed(variable, "is malformed: expected a whole number"))?;
-    if !(min..=max).contains(&value) {
-        return Err(malformed(variable, format!("must be between {min} and {max}, found {value}")));
-    }
-    Ok(value)
-}
-
 /// The JWT signing key (`secret_key`), at least 32 bytes.
 pub fn token_key(source: &dyn VariableSource) -> Result<crate::tokens::TokenKey, ConfigError> {
     const VARIABLE: &str = "secret_key";
@@ -171,48 +152,9 @@ pub fn token_key(source: &dyn VariableSource) -> Result<crate::tokens::TokenKey,
     })
 }
 
-/// Token lifetime in seconds (`token_ttl_seconds`, default one hour).
-pub fn token_ttl_seconds(source: &dyn VariableSource) -> Result<u64, ConfigError> {
-    integer(source, "token_ttl_seconds", 3600, 60, 30 * 24 * 3600)
-}
-
-/// The password hasher (`password_iterations`, never below OWASP's 600,000).
-pub fn password_hasher(source: &dyn VariableSource) -> Result<crate::passwords::Hasher, ConfigError> {
-    use crate::passwords::{Hasher, MIN_ITERATIONS};
-    let max = 10_000_000;
-    let iterations = integer(source, "password_iterations", MIN_ITERATIONS.into(), MIN_ITERATIONS.into(), max)?;
-    // The range check above keeps the value within u32 and the minimum.
-    Hasher::new(iterations as u32).map_err(|_| malformed("password_iterations", "is below 600000"))
-}
-
-/// Whether `POST /register` is open (`registration_enabled`, default true).
-pub fn registration_enabled(source: &dyn VariableSource) -> Result<bool, ConfigError> {
-    match optional(source, "registration_enabled")?.as_deref().map(str::trim) {
-        None => Ok(true),
-        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" || v.eq_ignore_ascii_case("yes") => Ok(true),
-        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" || v.eq_ignore_ascii_case("no") => Ok(false),
-        Some(_) => Err(malformed("registration_enabled", "is malformed: expected true or false")),
-    }
-}
-
-/// Origins allowed by CORS (`cors_allowed_origins`): `*` or a comma-separated list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AllowedOrigins {
-    Any,
-    List(Vec<String>),
-}
-
-pub fn cors_allowed_origins(source: &dyn VariableSource) -> Result<AllowedOrigins, ConfigError> {
-    let raw = optional(source, "cors_allowed_origins")?.unwrap_or_else(|| "*".into());
-    if raw.trim() == "*" {
-        return Ok(AllowedOrigins::Any);
-    }
-    let list: Vec<String> = raw
-        .split(',')
-        .map(|o| o.trim().trim_end_matches('/').to_owned())
-        .filter(|o| !o.is_empty())
-        .collect();
-    Ok(AllowedOrigins::List(list))
+/// The tunable settings (`policy`), defaults filled in.
+pub fn policy(source: &dyn VariableSource) -> Result<crate::policy::Policy, ConfigError> {
+    crate::policy::Policy::parse(optional(source, crate::policy::VARIABLE)?.as_deref())
 }
 
 /// The bearer token for admin endpoints (`admin_token`); `None` disables them.
@@ -309,28 +251,11 @@ pub mod tests {
     }
 
     #[test]
-    fn integers_have_defaults_and_bounds() {
-        let none = MapSource(HashMap::new());
-        assert_eq!(token_ttl_seconds(&none).unwrap(), 3600);
-        assert_eq!(password_hasher(&none).unwrap().iterations(), 600_000);
-        let bad = MapSource(HashMap::from([("token_ttl_seconds", "soon"), ("password_iterations", "1000")]));
-        assert!(token_ttl_seconds(&bad).unwrap_err().to_string().contains("`token_ttl_seconds` is malformed"));
-        assert!(password_hasher(&bad).unwrap_err().to_string().contains("between 600000 and"));
-        let raised = MapSource(HashMap::from([("password_iterations", "650000")]));
-        assert_eq!(password_hasher(&raised).unwrap().iterations(), 650_000);
-    }
-
-    #[test]
-    fn flags_and_origin_lists_parse() {
+    fn policy_is_read_from_one_variable_and_admin_token_may_be_empty() {
         let src = |k, v| MapSource(HashMap::from([(k, v)]));
-        assert!(registration_enabled(&MapSource(HashMap::new())).unwrap());
-        assert!(!registration_enabled(&src("registration_enabled", "false")).unwrap());
-        assert!(registration_enabled(&src("registration_enabled", "maybe")).is_err());
-        assert_eq!(cors_allowed_origins(&MapSource(HashMap::new())).unwrap(), AllowedOrigins::Any);
-        assert_eq!(
-            cors_allowed_origins(&src("cors_allowed_origins", "https://a.example, https://b.example/")).unwrap(),
-            AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
-        );
+        assert_eq!(policy(&MapSource(HashMap::new())).unwrap(), crate::policy::Policy::default());
+        assert_eq!(policy(&src("policy", "token_ttl_seconds=120")).unwrap().token_ttl_seconds, 120);
+        assert_eq!(policy(&src("policy", "token_ttl_seconds=1")).unwrap_err().variable, "policy");
         assert_eq!(admin_token(&src("admin_token", "")).unwrap(), None);
     }
 

@@ -1,7 +1,7 @@
 //! CORS: `Access-Control-Allow-*` on every response to a request that has an
 //! `Origin`, and answers to browser preflights.
 
-use crate::config::AllowedOrigins;
+use crate::policy::AllowedOrigins;
 use crate::http_io::Method;
 use crate::response::Response;
 

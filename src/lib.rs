@@ -6,6 +6,7 @@
 //! unit-test natively.
 
 pub mod accounts;
+pub mod amqp_url;
 pub mod broker;
 pub mod config;
 pub mod cors;
@@ -17,6 +18,7 @@ pub mod json_body;
 pub mod migrations;
 pub mod outbox;
 pub mod passwords;
+pub mod policy;
 pub mod response;
 pub mod store;
 pub mod tokens;
@@ -82,7 +84,8 @@ fn handle(route: Route, req: &Request) -> (Response, After) {
 }
 
 /// Routes one request, answers preflights, and adds CORS headers when the
-/// request names an `Origin` (only then is `cors_allowed_origins` read).
+/// request names an `Origin` (only then is `policy` read for its
+/// `cors_allowed_origins`).
 pub fn dispatch(req: &Request) -> (Response, After) {
     let (response, after) = match route(req.path()) {
         None => (ApiError::NotFound.into_response(), After::Nothing),
@@ -93,8 +96,8 @@ pub fn dispatch(req: &Request) -> (Response, After) {
         Some((route, _)) => handle(route, req),
     };
     let response = match req.header("origin") {
-        Some(origin) => match config::cors_allowed_origins(&config::SpinVariables) {
-            Ok(allowed) => cors::decorate(response, origin, &allowed),
+        Some(origin) => match config::policy(&config::SpinVariables) {
+            Ok(policy) => cors::decorate(response, origin, &policy.cors_allowed_origins),
             Err(err) => ApiError::from(err).into_response(),
         },
         None => response,

@@ -18,9 +18,10 @@ pub fn post(req: &Request) -> ApiResult {
     let login = string_field(&body, "username", MAX_LOGIN_BYTES)?;
     let password = string_field(&body, "password", MAX_PASSWORD_BYTES)?;
 
-    let hasher = config::password_hasher(&SpinVariables)?;
+    let policy = config::policy(&SpinVariables)?;
+    let hasher = policy.hasher()?;
     let key = config::token_key(&SpinVariables)?;
-    let ttl = config::token_ttl_seconds(&SpinVariables)?;
+    let ttl = policy.token_ttl_seconds;
     let store = super::open_store()?;
 
     let user = store.find_login_user(&login)?;

@@ -12,7 +12,8 @@ use crate::store::{NewUser, Registration};
 use serde_json::json;
 
 pub fn post(req: &Request) -> ApiResult {
-    if !config::registration_enabled(&SpinVariables)? {
+    let policy = config::policy(&SpinVariables)?;
+    if !policy.registration_enabled {
         return Err(ApiError::forbidden("Registration is disabled"));
     }
     let body = json_object(req)?;
@@ -25,7 +26,7 @@ pub fn post(req: &Request) -> ApiResult {
         return Err(ApiError::bad_request(PASSWORD_RULE));
     }
 
-    let hasher = config::password_hasher(&SpinVariables)?;
+    let hasher = policy.hasher()?;
     let store = super::open_store()?;
     let password_hash = hasher.hash(&password).map_err(|_| ApiError::Internal("no randomness for a salt"))?;
     let id = uuid::Uuid::new_v4().to_string();

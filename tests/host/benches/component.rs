@@ -290,14 +290,10 @@ impl Bench {
         let variables = [
             ("database_url", database_url),
             ("secret_key", SECRET),
-            ("token_ttl_seconds", "3600"),
-            ("password_iterations", "600000"),
             ("rabbitmq_host", "127.0.0.1"),
             ("rabbitmq_port", "5672"),
             ("rabbitmq_queue", "bench"),
-            ("rabbitmq_user", "guest"),
-            ("rabbitmq_password", "guest"),
-            ("rabbitmq_vhost", "/"),
+            ("rabbitmq_url", ""),
         ];
         let hasher = auth::passwords::Hasher::new(auth::passwords::MIN_ITERATIONS).map_err(|e| anyhow!("{e:?}"))?;
         let canned = Canned {

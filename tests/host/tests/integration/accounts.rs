@@ -97,7 +97,7 @@ async fn registration_conflicts_get_409(store) {
 }
 
 async fn registration_can_be_turned_off(store) {
-    let app = store.app_with(&[("registration_enabled", "false")])?;
+    let app = store.app_with(&[("policy", "registration_enabled=false")])?;
     let reply = app.post_json("/register", &json!({"username": "dave", "email": "d@example.com", "password": "password1"})).await?;
     assert_eq!(reply.status, 403);
     assert_eq!(reply.json(), json!({"message": "Registration is disabled"}));

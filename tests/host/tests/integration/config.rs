@@ -57,3 +57,36 @@ async fn an_unusable_setting_is_named_on_either_store_without_its_value(store) {
     Ok(())
 }
 }
+
+on_both_stores! {
+async fn a_bad_policy_field_is_named_and_other_endpoints_keep_working(store) {
+    let app = store.app_with(&[("policy", "token_ttl_seconds=5; registration_enabled=false")])?;
+    let reply = app
+        .post_json("/register", &json!({"username": "pat", "email": "pat@example.com", "password": "pat-password"}))
+        .await?;
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert_eq!(
+        reply.json(),
+        json!({"error": "misconfigured", "message": "configuration variable `policy` has field `token_ttl_seconds` out of range: must be between 60 and 2592000, found 5"})
+    );
+    assert_eq!(app.get("/auth/health").await?.status, 200);
+    let closed = store.app_with(&[("policy", "registration_enabled=false; token_ttl_seconds=120")])?;
+    let reply = closed
+        .post_json("/register", &json!({"username": "pat", "email": "pat@example.com", "password": "pat-password"}))
+        .await?;
+    assert_eq!((reply.status, reply.json()), (403, json!({"message": "Registration is disabled"})));
+    Ok(())
+}
+}
+
+#[tokio::test]
+async fn a_rabbitmq_url_for_another_address_is_refused_naming_both() -> anyhow::Result<()> {
+    let store = crate::support::store::TestStore::create(crate::support::store::Backend::Sqlite).await?;
+    let app = store.app_with(&[("rabbitmq_url", "amqp://events:url-secret-pw@10.9.9.9:5672/%2F")])?;
+    let body = app.get("/test-event").await?.json();
+    assert_eq!(body["delivered"], false, "{body}");
+    let error = body["delivery_error"].as_str().unwrap_or_default();
+    assert!(error.contains("`rabbitmq_url`") && error.contains("10.9.9.9:5672"), "{body}");
+    assert!(!app.guest_output().contains("url-secret-pw") && !body.to_string().contains("url-secret-pw"));
+    Ok(())
+}

@@ -39,7 +39,7 @@ async fn actual_requests_carry_the_allow_origin_header(store) {
 
 on_both_stores! {
 async fn configured_origins_are_echoed_and_others_refused(store) {
-    let app = store.app_with(&[("cors_allowed_origins", "https://app.example,https://admin.example")])?;
+    let app = store.app_with(&[("policy", "cors_allowed_origins=https://app.example,https://admin.example")])?;
     let allowed = app.raw("GET", "/auth/health", &[("origin", b"https://admin.example")], b"").await?;
     assert_eq!(allowed.header("access-control-allow-origin"), Some("https://admin.example"));
     assert_eq!(allowed.header("vary"), Some("Origin"));

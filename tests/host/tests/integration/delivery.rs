@@ -62,7 +62,7 @@ async fn wrong_credentials_are_a_typed_error_and_rows_stay_pending(store) {
     let queue = TestQueue::new();
     let mut env = store.variables();
     env.extend(broker_variables(&queue, "5672"));
-    env.extend(crate::support::variables(&[("rabbitmq_password", "not-the-password")]));
+    env.extend(crate::support::variables(&[("rabbitmq_url", "amqp://guest:not-the-password@127.0.0.1:5672/%2F")]));
     let app = store.app_env(env)?;
     let reply = app.get("/test-event").await?;
     let body = reply.json();
@@ -83,7 +83,7 @@ async fn health_reports_the_outbox_backlog(store) {
         app.get("/test-event").await?;
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let reply = app.get("/auth/health").await?;
+    let reply = app.get("/auth/health?outbox").await?;
     assert_eq!(reply.status, 200, "a broker outage is reported, not fatal");
     let body = reply.json();
     assert_eq!(body["status"], "healthy");
@@ -149,7 +149,7 @@ async fn dependency_without_inherited_configuration_cannot_open_sockets() -> any
     let queue = TestQueue::new();
     let mut env = crate::support::default_variables(&db);
     env.extend(broker_variables(&queue, "5672"));
-    env.extend(crate::support::variables(&[("rabbitmq_password", "distinctive-broker-password")]));
+    env.extend(crate::support::variables(&[("rabbitmq_url", "amqp://guest:distinctive-broker-password@127.0.0.1:5672")]));
     let app = TestApp::load_manifest(&manifest.path(), env)?;
     let body = app.get("/test-event").await?.json();
     assert_eq!(body["delivered"], false);

@@ -1,0 +1,188 @@
+//! The `policy` variable: the settings whose defaults nearly everyone keeps,
+//! as `name=value` fields in one Spin variable.
+//!
+//! Spin resolves every application variable on each instance's first
+//! outbound connection (README, "Settings"), so each declared variable costs
+//! every request that touches the database; one variable for all of these
+//! costs what one costs. Fields are separated by `;` or whitespace:
+//! `SPIN_VARIABLE_POLICY="token_ttl_seconds=900; registration_enabled=false"`.
+//! Every field has a default, an unknown or malformed one is an error that
+//! names it, and a field given twice is refused rather than guessed at.
+
+use crate::config::ConfigError;
+use crate::passwords::{Hasher, MIN_ITERATIONS};
+
+/// The variable's name.
+pub const VARIABLE: &str = "policy";
+
+/// Origins allowed by CORS: `*` or a comma-separated list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+/// The service's tunable settings, defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Access-token lifetime, 60 s to 30 days (default one hour, the Flask
+    /// service's).
+    pub token_ttl_seconds: u64,
+    /// PBKDF2 iterations for new hashes, never below OWASP's 600,000.
+    pub password_iterations: u32,
+    /// Whether `POST /register` is open.
+    pub registration_enabled: bool,
+    pub cors_allowed_origins: AllowedOrigins,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            token_ttl_seconds: 3600,
+            password_iterations: MIN_ITERATIONS,
+            registration_enabled: true,
+            cors_allowed_origins: AllowedOrigins::Any,
+        }
+    }
+}
+
+/// Every field, for error messages and the README.
+pub const FIELDS: &[&str] = &["token_ttl_seconds", "password_iterations", "registration_enabled", "cors_allowed_origins"];
+
+const MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
+const MAX_PASSWORD_ITERATIONS: u64 = 10_000_000;
+
+fn field_error(field: &str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError { variable: VARIABLE, problem: format!("has field `{field}` {problem}") }
+}
+
+fn integer(field: &str, raw: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+    let value: u64 = raw.parse().map_err(|_| field_error(field, "malformed: expected a whole number"))?;
+    if !(min..=max).contains(&value) {
+        return Err(field_error(field, format!("out of range: must be between {min} and {max}, found {value}")));
+    }
+    Ok(value)
+}
+
+fn flag(field: &str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(field_error(field, "malformed: expected true or false")),
+    }
+}
+
+fn origins(raw: &str) -> AllowedOrigins {
+    if raw == "*" {
+        return AllowedOrigins::Any;
+    }
+    let list = raw
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    AllowedOrigins::List(list)
+}
+
+impl Policy {
+    /// Parses the variable's value; empty or absent means every default.
+    pub fn parse(raw: Option<&str>) -> Result<Policy, ConfigError> {
+        let mut policy = Policy::default();
+        let mut seen: Vec<&str> = Vec::new();
+        let fields = raw.unwrap_or("").split(|c: char| c == ';' || c.is_whitespace()).filter(|f| !f.is_empty());
+        for entry in fields {
+            let Some((name, value)) = entry.split_once('=') else {
+                return Err(ConfigError {
+                    variable: VARIABLE,
+                    problem: format!("is malformed: expected name=value fields, found `{}`", printable(entry)),
+                });
+            };
+            let Some(&field) = FIELDS.iter().find(|f| **f == name) else {
+                return Err(ConfigError {
+                    variable: VARIABLE,
+                    problem: format!("has an unknown field `{}`; the fields are {}", printable(name), FIELDS.join(", ")),
+                });
+            };
+            if seen.contains(&field) {
+                return Err(field_error(field, "more than once"));
+            }
+            seen.push(field);
+            match field {
+                "token_ttl_seconds" => policy.token_ttl_seconds = integer(field, value, 60, MAX_TOKEN_TTL_SECONDS)?,
+                "password_iterations" => {
+                    let n = integer(field, value, MIN_ITERATIONS.into(), MAX_PASSWORD_ITERATIONS)?;
+                    // Within u32: the maximum above is.
+                    policy.password_iterations = n as u32;
+                }
+                "registration_enabled" => policy.registration_enabled = flag(field, value)?,
+                _ => policy.cors_allowed_origins = origins(value),
+            }
+        }
+        Ok(policy)
+    }
+
+    /// The password hasher for new hashes.
+    pub fn hasher(&self) -> Result<Hasher, ConfigError> {
+        Hasher::new(self.password_iterations)
+            .map_err(|weak| field_error("password_iterations", format!("below {MIN_ITERATIONS}: {}", weak.0)))
+    }
+}
+
+/// A field name or entry as it may be quoted in an error: short, and only
+/// printable ASCII (the value of `policy` holds no secrets, but a client
+/// never sees it either way; this keeps logs readable).
+fn printable(text: &str) -> String {
+    text.chars().take(40).map(|c| if c.is_ascii_graphic() { c } else { '?' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_absent_means_every_default() {
+        for raw in [None, Some(""), Some("  ;  ")] {
+            assert_eq!(Policy::parse(raw).unwrap(), Policy::default(), "{raw:?}");
+        }
+        let defaults = Policy::default();
+        assert_eq!((defaults.token_ttl_seconds, defaults.password_iterations), (3600, 600_000));
+        assert!(defaults.registration_enabled);
+        assert_eq!(defaults.cors_allowed_origins, AllowedOrigins::Any);
+    }
+
+    #[test]
+    fn fields_are_separated_by_semicolons_or_whitespace() {
+        let policy = Policy::parse(Some(
+            "token_ttl_seconds=900; registration_enabled=false\npassword_iterations=650000 cors_allowed_origins=https://a.example,https://b.example/",
+        ))
+        .unwrap();
+        assert_eq!(policy.token_ttl_seconds, 900);
+        assert_eq!(policy.password_iterations, 650_000);
+        assert!(!policy.registration_enabled);
+        assert_eq!(
+            policy.cors_allowed_origins,
+            AllowedOrigins::List(vec!["https://a.example".into(), "https://b.example".into()])
+        );
+        assert_eq!(policy.hasher().unwrap().iterations(), 650_000);
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let cases = [
+            ("token_ttl_seconds=soon", "field `token_ttl_seconds` malformed"),
+            ("token_ttl_seconds=5", "field `token_ttl_seconds` out of range: must be between 60 and 2592000, found 5"),
+            ("password_iterations=1000", "field `password_iterations` out of range: must be between 600000"),
+            ("registration_enabled=maybe", "field `registration_enabled` malformed: expected true or false"),
+            ("token_ttl=60", "unknown field `token_ttl`; the fields are token_ttl_seconds,"),
+            ("token_ttl_seconds", "expected name=value fields, found `token_ttl_seconds`"),
+            ("token_ttl_seconds=60;token_ttl_seconds=90", "field `token_ttl_seconds` more than once"),
+        ];
+        for (raw, expected) in cases {
+            let err = Policy::parse(Some(raw)).unwrap_err();
+            assert_eq!(err.variable, "policy");
+            let text = err.to_string();
+            assert!(text.starts_with("configuration variable `policy` "), "{text}");
+            assert!(text.contains(expected), "{raw}: {text}");
+        }
+    }
+}
