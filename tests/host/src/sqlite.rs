@@ -31,10 +31,55 @@ pub enum Location {
     Path(PathBuf),
 }
 
+/// A file database's connections that guests have dropped, warm for the
+/// next `open`. Spin opens a new connection for every `open`; the test host
+/// keeps them, as it keeps PostgreSQL connections without Spin's reset, so
+/// that benchmarks time the component rather than the file's open and
+/// schema read (README, "The test host").
+#[derive(Clone, Default)]
+struct IdleConnections(Arc<Mutex<Vec<rusqlite::Connection>>>);
+
+/// Idle connections kept per database at the most.
+const MAX_IDLE_CONNECTIONS: usize = 64;
+
+impl IdleConnections {
+    fn take(&self) -> Option<rusqlite::Connection> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    /// Keeps `conn` unless it is in a transaction (a guest that began one
+    /// and never ended it) or the pool is full; restores the busy timeout
+    /// a guest may have changed.
+    fn put(&self, conn: rusqlite::Connection) {
+        if !conn.is_autocommit() || conn.busy_timeout(std::time::Duration::from_secs(5)).is_err() {
+            return;
+        }
+        let mut idle = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < MAX_IDLE_CONNECTIONS {
+            idle.push(conn);
+        }
+    }
+}
+
+impl std::fmt::Debug for IdleConnections {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdleConnections")
+    }
+}
+
+/// The pool is not part of what a label is.
+impl PartialEq for IdleConnections {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+impl Eq for IdleConnections {}
+
 /// How a label's connections are made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Creator {
     location: Location,
+    idle: IdleConnections,
     /// The parent directory is created per connection (the default label)
     /// rather than once at startup (a runtime-config entry).
     create_dir_per_connection: bool,
@@ -82,7 +127,12 @@ impl SqliteDatabases {
                             }
                             None => Location::InMemory,
                         };
-                        Creator { location, create_dir_per_connection: false, allow_attach_file: config.allow_attach_file }
+                        Creator {
+                            location,
+                            idle: IdleConnections::default(),
+                            create_dir_per_connection: false,
+                            allow_attach_file: config.allow_attach_file,
+                        }
                     }
                     "libsql" => bail!(
                         "[sqlite_database.{label}]: the test host has no libSQL client; use type = \"spin\" here (Spin itself supports libsql)"
@@ -94,6 +144,7 @@ impl SqliteDatabases {
         }
         creators.entry("default".to_owned()).or_insert_with(|| Creator {
             location: state_dir.map_or(Location::InMemory, |dir| Location::Path(dir.join(DEFAULT_DATABASE_FILE))),
+            idle: IdleConnections::default(),
             create_dir_per_connection: true,
             allow_attach_file: false,
         });
@@ -153,6 +204,9 @@ impl Connection {
         if let Some(conn) = self.inner.get() {
             return Ok(conn.clone());
         }
+        if let Some(warm) = self.creator.idle.take() {
+            return Ok(self.inner.get_or_init(|| Arc::new(Mutex::new(warm))).clone());
+        }
         let conn = match &self.creator.location {
             Location::InMemory => rusqlite::Connection::open_in_memory(),
             Location::Path(path) => rusqlite::Connection::open(path),
@@ -168,6 +222,17 @@ impl Connection {
             }));
         }
         Ok(self.inner.get_or_init(|| Arc::new(Mutex::new(conn))).clone())
+    }
+}
+
+/// A file database's connection goes back warm (in-memory ones are
+/// databases of their own, and end with their connection).
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let (Location::Path(_), Some(shared)) = (&self.creator.location, self.inner.take()) else { return };
+        if let Ok(mutex) = Arc::try_unwrap(shared) {
+            self.creator.idle.put(mutex.into_inner().unwrap_or_else(|e| e.into_inner()));
+        }
     }
 }
 
@@ -422,6 +487,23 @@ mod tests {
         assert!(matches!(&attach, Err(Error::Io(m)) if m.contains("not authorized")), "{attach:?}");
         assert!(run(&b, "ATTACH DATABASE ':memory:' AS m", vec![]).is_ok());
         drop((a, b));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_dropped_file_connection_is_reused_unless_it_is_in_a_transaction() {
+        let dir = temp_dir("warm");
+        let dbs = SqliteDatabases::resolve(None, Some(&dir), Path::new("/")).unwrap();
+        let first = open(&access(&["default"], dbs.clone()), "default").unwrap();
+        run(&first, "CREATE TEMP TABLE marker (x)", vec![]).unwrap();
+        drop(first);
+        let warm = open(&access(&["default"], dbs.clone()), "default").unwrap();
+        assert!(run(&warm, "SELECT x FROM marker", vec![]).is_ok(), "the same connection, warm");
+        run(&warm, "BEGIN", vec![]).unwrap();
+        drop(warm);
+        let fresh = open(&access(&["default"], dbs), "default").unwrap();
+        assert!(run(&fresh, "SELECT x FROM marker", vec![]).is_err(), "one left in a transaction is closed instead");
+        drop(fresh);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
