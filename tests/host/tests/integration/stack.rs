@@ -93,9 +93,10 @@ fn both_components_are_built_with_the_small_stack() -> Result<()> {
 
 /// Everything that runs deepest, in one app: registration and logins
 /// (PBKDF2 at 600,000 iterations, a legacy Flask hash verified and
-/// upgraded), token signing and checking, the largest body the service
-/// accepts nested as deep as the JSON parser goes, and delivery of full
-/// batches of large events through the bridge's AMQP frames.
+/// upgraded), token signing and checking (deeply nested token JSON too),
+/// the largest body the service accepts nested as deep as the JSON parser
+/// goes, and delivery of full batches of large events through the
+/// bridge's AMQP frames.
 #[tokio::test]
 async fn the_deepest_paths_run_within_the_stack() -> Result<()> {
     let store = TestStore::create(Backend::Sqlite).await?;
@@ -121,6 +122,18 @@ async fn the_deepest_paths_run_within_the_stack() -> Result<()> {
         let body = format!(r#"{{"username":"deep","password":"{padding}","n":{nested}}}"#);
         let reply = app.raw("POST", "/login", &[("content-type", b"application/json")], body.as_bytes()).await?;
         assert!(matches!(reply.status, 400 | 401), "depth {depth}: {} {}\n{}", reply.status, reply.text(), app.guest_output());
+    }
+
+    // A token whose header and claims nest deep: parsed before the
+    // signature is checked (the header) and never trusted, never a trap.
+    for depth in [128, 2_000] {
+        use base64::Engine as _;
+        let b64 = |text: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let header = b64(format!(r#"{{"alg":"HS256","typ":"JWT","x":{nested}}}"#));
+        let claims = b64(format!(r#"{{"user_id":"u","username":"deep","exp":9999999999,"x":{nested}}}"#));
+        let reply = app.get_authorized("/profile", &format!("{header}.{claims}.c2lnbmF0dXJl")).await?;
+        assert_eq!(reply.status, 401, "depth {depth}: {}\n{}", reply.text(), app.guest_output());
     }
 
     // The registration's and the logins' events went out after their
