@@ -8,6 +8,7 @@ pub mod compose;
 pub mod manifest;
 pub mod pg_types;
 pub mod postgres;
+pub mod profile;
 pub mod routes;
 pub mod runtime;
 pub mod runtime_config;
@@ -29,5 +30,6 @@ pub mod bindings {
     });
 }
 
+pub use profile::Profile;
 pub use runtime::{App, GuestOutput, HostOptions};
 pub use runtime_config::StateDir;

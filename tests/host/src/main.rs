@@ -4,14 +4,14 @@
 //! ```text
 //! spin-test-host build [-f spin.toml]
 //! spin-test-host up [-f spin.toml] [--listen 127.0.0.1:3000] [--build] [--variable name=value]...
-//!                   [--runtime-config-file runtime-config.toml] [--state-dir DIR]
+//!                   [--runtime-config-file runtime-config.toml] [--state-dir DIR] [--profile fast|spin]
 //! spin-test-host run program.wasm    (a wasi:cli command, for the micro-benchmarks)
 //! ```
 
 use anyhow::{bail, Context, Result};
 use spin_test_host::manifest::{base_dir, LoadedManifest};
 use spin_test_host::variables::EnvProvider;
-use spin_test_host::{server, App, HostOptions, StateDir};
+use spin_test_host::{server, App, HostOptions, Profile, StateDir};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,6 +23,8 @@ struct Args {
     variables: Vec<(String, String)>,
     runtime_config: Option<PathBuf>,
     state_dir: StateDir,
+    profile: Profile,
+    without_dependencies: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -34,6 +36,8 @@ fn parse_args() -> Result<Args> {
         variables: Vec::new(),
         runtime_config: None,
         state_dir: StateDir::Default,
+        profile: Profile::from_env()?,
+        without_dependencies: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -55,10 +59,14 @@ fn parse_args() -> Result<Args> {
                 args.runtime_config = Some(it.next().context("--runtime-config-file needs a path")?.into());
             }
             "--state-dir" => args.state_dir = StateDir::from_flag(&it.next().context("--state-dir needs a path (\"\" unsets it)")?),
+            "--profile" => args.profile = Profile::parse(&it.next().context("--profile needs fast or spin")?)?,
+            "--without-dependencies" => args.without_dependencies = true,
             "-h" | "--help" => {
                 println!(
                     "usage: spin-test-host [build|up] [-f spin.toml] [--listen ADDR] [--build] [--variable name=value]... \
-                     [--runtime-config-file FILE] [--state-dir DIR]"
+                     [--runtime-config-file FILE] [--state-dir DIR] [--profile fast|spin]\n\
+                     --profile spin (or SPIN_TEST_HOST_PROFILE=spin) instantiates and resolves variables as Spin 4.0.2 does\n\
+                     --without-dependencies (benchmarks only) serves components uncomposed, their dependencies' imports trapping"
                 );
                 std::process::exit(0);
             }
@@ -109,7 +117,14 @@ async fn main() -> Result<()> {
     for (name, value) in &args.variables {
         env.set_variable(name, value);
     }
-    let options = HostOptions { env, runtime_config: args.runtime_config, state_dir: args.state_dir, ..Default::default() };
+    let options = HostOptions {
+        env,
+        runtime_config: args.runtime_config,
+        state_dir: args.state_dir,
+        profile: args.profile,
+        without_dependencies: args.without_dependencies,
+        ..Default::default()
+    };
     let app = App::load(&args.manifest, options)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -6,6 +6,7 @@ use crate::bindings::spin::postgres4_0_0::postgres::{
     self as pg, Column, DbError, Error as PgError, ParameterValue, QueryError, RowSet,
 };
 use crate::pg_types;
+use crate::profile::Profile;
 use crate::runtime::{ComponentEnv, RequestState};
 use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
 use std::future::Future;
@@ -35,15 +36,19 @@ pub struct PgPools {
 }
 
 impl PgPools {
-    fn pool_for(&self, address: &str, config: tokio_postgres::Config) -> Result<Pool, PgError> {
+    fn pool_for(&self, address: &str, config: tokio_postgres::Config, profile: Profile) -> Result<Pool, PgError> {
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(pool) = pools.get(address) {
             return Ok(pool.clone());
         }
         // Spin resets each connection's session with a query at every
-        // checkout (deadpool's `Clean`); the test host skips that round trip
-        // (`Fast`), so that benchmarks time the component, not the reset.
-        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        // checkout (deadpool's `Clean`); the `Fast` profile skips that round
+        // trip, so that benchmarks time the component, not the reset.
+        let recycling_method = match profile {
+            Profile::Fast => RecyclingMethod::Fast,
+            Profile::Spin => RecyclingMethod::Clean,
+        };
+        let manager_config = ManagerConfig { recycling_method };
         let manager = if config.get_ssl_mode() == SslMode::Disable {
             Manager::from_config(config, tokio_postgres::NoTls, manager_config)
         } else {
@@ -80,11 +85,12 @@ fn ensure_allowed(env: &ComponentEnv, config: &tokio_postgres::Config) -> Result
     Ok(())
 }
 
-pub async fn open(env: &ComponentEnv, address: &str) -> Result<Connection, PgError> {
+pub async fn open(env: &ComponentEnv, address: &str, prepared: &tokio::sync::OnceCell<()>) -> Result<Connection, PgError> {
     let config: tokio_postgres::Config =
         address.parse().map_err(|e: tokio_postgres::Error| PgError::ConnectionFailed(e.to_string()))?;
+    env.before_outbound(prepared).await;
     ensure_allowed(env, &config)?;
-    let pool = env.pg.pool_for(address, config)?;
+    let pool = env.pg.pool_for(address, config, env.profile)?;
     let client = pool
         .get()
         .await
@@ -130,8 +136,8 @@ fn params(values: Vec<ParameterValue>) -> anyhow::Result<Vec<pg_types::SqlParam>
 /// are prepared for one use, as Spin does for all of them.
 const STATEMENT_CACHE_LIMIT: usize = 256;
 
-async fn prepare(client: &ClientWrapper, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-    if client.statement_cache.size() < STATEMENT_CACHE_LIMIT {
+async fn prepare(client: &ClientWrapper, sql: &str, profile: Profile) -> Result<Statement, tokio_postgres::Error> {
+    if profile == Profile::Fast && client.statement_cache.size() < STATEMENT_CACHE_LIMIT {
         client.prepare_cached(sql).await
     } else {
         client.prepare(sql).await
@@ -147,16 +153,17 @@ fn is_stale(e: &tokio_postgres::Error) -> bool {
 }
 
 /// Runs `sql` as a statement prepared once per connection (one round trip
-/// per call instead of Spin's two), re-preparing it once if it went stale.
-async fn run_prepared<T, F, Fut>(client: &ClientWrapper, sql: &str, run: F) -> Result<T, tokio_postgres::Error>
+/// per call instead of Spin's two; the `Spin` profile prepares it on every
+/// call), re-preparing it once if it went stale.
+async fn run_prepared<T, F, Fut>(client: &ClientWrapper, sql: &str, profile: Profile, run: F) -> Result<T, tokio_postgres::Error>
 where
     F: Fn(Statement) -> Fut,
     Fut: Future<Output = Result<T, tokio_postgres::Error>>,
 {
-    match run(prepare(client, sql).await?).await {
+    match run(prepare(client, sql, profile).await?).await {
         Err(e) if is_stale(&e) => {
             client.statement_cache.remove(sql, &[]);
-            run(prepare(client, sql).await?).await
+            run(prepare(client, sql, profile).await?).await
         }
         other => other,
     }
@@ -168,10 +175,10 @@ fn refs(values: &[pg_types::SqlParam]) -> SqlRefs<'_> {
     values.iter().map(|v| v.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect()
 }
 
-pub async fn query(client: &ClientWrapper, statement: &str, values: Vec<ParameterValue>) -> Result<RowSet, PgError> {
+pub async fn query(client: &ClientWrapper, profile: Profile, statement: &str, values: Vec<ParameterValue>) -> Result<RowSet, PgError> {
     let values = params(values).map_err(|e| PgError::BadParameter(format!("{e:?}")))?;
     let refs = &refs(&values);
-    let rows = run_prepared(client, statement, |st| async move { client.query(&st, refs).await })
+    let rows = run_prepared(client, statement, profile, |st| async move { client.query(&st, refs).await })
         .await
         .map_err(query_failed)?;
     let Some(first) = rows.first() else {
@@ -190,10 +197,10 @@ pub async fn query(client: &ClientWrapper, statement: &str, values: Vec<Paramete
     Ok(RowSet { columns, rows })
 }
 
-pub async fn execute(client: &ClientWrapper, statement: &str, values: Vec<ParameterValue>) -> Result<u64, PgError> {
+pub async fn execute(client: &ClientWrapper, profile: Profile, statement: &str, values: Vec<ParameterValue>) -> Result<u64, PgError> {
     let values = params(values).map_err(|e| PgError::ValueConversionFailed(format!("{e:?}")))?;
     let refs = &refs(&values);
-    run_prepared(client, statement, |st| async move { client.execute(&st, refs).await })
+    run_prepared(client, statement, profile, |st| async move { client.execute(&st, refs).await })
         .await
         .map_err(query_failed)
 }
@@ -202,7 +209,8 @@ impl pg::Host for RequestState {}
 
 impl pg::HostConnection for RequestState {
     async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<Connection>, PgError>> {
-        Ok(match open(&self.component, &address).await {
+        let prepared = self.prepared.clone();
+        Ok(match open(&self.component, &address, &prepared).await {
             Ok(conn) => Ok(self.table.push(conn)?),
             Err(e) => Err(e),
         })
@@ -215,7 +223,7 @@ impl pg::HostConnection for RequestState {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, PgError>> {
         let client = &self.table.get(&conn)?.0;
-        Ok(query(client, &statement, params).await)
+        Ok(query(client, self.component.profile, &statement, params).await)
     }
 
     async fn execute(
@@ -225,7 +233,7 @@ impl pg::HostConnection for RequestState {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<u64, PgError>> {
         let client = &self.table.get(&conn)?.0;
-        Ok(execute(client, &statement, params).await)
+        Ok(execute(client, self.component.profile, &statement, params).await)
     }
 
     async fn drop(&mut self, conn: Resource<Connection>) -> wasmtime::Result<()> {

@@ -6,6 +6,7 @@ use crate::compose::{compose, dependency_path};
 use crate::bindings::fermyon::spin2_0_0::variables as spin_variables;
 use crate::manifest::{LoadedManifest, RouteDecl};
 use crate::postgres::PgPools;
+use crate::profile::{blocking, LookupCounter, Profile, StoreLimits};
 use crate::runtime_config::{RuntimeConfig, StateDir};
 use crate::sqlite::{SqliteAccess, SqliteInstance};
 use crate::routes::{spin_headers, Router};
@@ -20,7 +21,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
@@ -42,6 +43,38 @@ pub struct ComponentEnv {
     /// cannot tell a dependency's socket from the component's own within
     /// one store, so it denies every socket of such a component.
     pub dependencies_isolated: bool,
+    /// How requests are served (see `profile`).
+    pub profile: Profile,
+    /// The application's variables, for the `Spin` profile's per-instance
+    /// resolution.
+    pub resolver: Arc<Resolver>,
+    /// Provider lookups made for this component's requests.
+    pub lookups: LookupCounter,
+}
+
+impl ComponentEnv {
+    /// What Spin does before an instance's first outbound connection is
+    /// checked: resolve every application variable through the provider
+    /// (`ExpressionResolver::prepare`), once per instance. Only in the
+    /// `Spin` profile; the others resolved them at startup.
+    pub async fn before_outbound(&self, prepared: &tokio::sync::OnceCell<()>) {
+        if self.profile != Profile::Spin {
+            return;
+        }
+        prepared
+            .get_or_init(|| async {
+                for name in self.resolver.names() {
+                    // The values are the ones checked at startup; this is the cost.
+                    let _ = self.lookup(name);
+                }
+            })
+            .await;
+    }
+
+    fn lookup(&self, name: &str) -> anyhow::Result<String> {
+        self.lookups.add();
+        blocking(|| self.resolver.lookup(name))
+    }
 }
 
 /// The data of one request's store.
@@ -51,6 +84,10 @@ pub struct RequestState {
     pub table: ResourceTable,
     pub component: Arc<ComponentEnv>,
     pub sqlite: SqliteInstance,
+    /// Spin's per-store limiter (`Spin` profile).
+    pub limits: StoreLimits,
+    /// Set once the instance has resolved its variables for outbound checks.
+    pub prepared: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl WasiView for RequestState {
@@ -67,7 +104,12 @@ impl WasiHttpView for RequestState {
 
 impl spin_variables::Host for RequestState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, spin_variables::Error>> {
-        Ok(self.component.variables.get(&name).map_err(|e| match e {
+        let variables = &self.component.variables;
+        let value = match self.component.profile {
+            Profile::Fast => variables.get(&name),
+            Profile::Spin => variables.resolve(&name, |app_variable| self.component.lookup(app_variable)),
+        };
+        Ok(value.map_err(|e| match e {
             GetError::InvalidName(m) => spin_variables::Error::InvalidName(m),
             GetError::Undefined(m) => spin_variables::Error::Undefined(m),
             GetError::Provider(m) => spin_variables::Error::Provider(m),
@@ -94,6 +136,11 @@ pub struct HostOptions {
     pub output: GuestOutput,
     pub runtime_config: Option<PathBuf>,
     pub state_dir: StateDir,
+    pub profile: Profile,
+    /// Benchmarks only: serve each component without composing its
+    /// dependencies, their imports trapping if called, to measure what a
+    /// composed dependency's instance costs every request.
+    pub without_dependencies: bool,
 }
 
 struct HttpComponent {
@@ -108,27 +155,36 @@ pub struct App {
     output: GuestOutput,
 }
 
-/// One engine per process, so compiled components can be shared.
+/// The `Fast` profile's engine.
 pub fn shared_engine() -> Result<Engine> {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    if let Some(engine) = ENGINE.get() {
-        return Ok(engine.clone());
-    }
-    let engine = new_engine()?;
-    Ok(ENGINE.get_or_init(|| engine).clone())
+    engine_for(Profile::Fast)
 }
 
-type CacheKey = Vec<(PathBuf, u64, SystemTime)>;
+/// One engine per profile and process, so compiled components can be shared.
+pub fn engine_for(profile: Profile) -> Result<Engine> {
+    static ENGINES: OnceLock<Mutex<HashMap<Profile, Engine>>> = OnceLock::new();
+    let mut engines = ENGINES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(engine) = engines.get(&profile) {
+        return Ok(engine.clone());
+    }
+    let engine = Engine::new(&profile.engine_config())?;
+    profile.start_engine_threads(&engine);
+    engines.insert(profile, engine.clone());
+    Ok(engine)
+}
+
+type CacheKey = (Profile, Vec<(PathBuf, u64, SystemTime)>);
 
 /// Compiles a component, composed with its dependencies, once per process
 /// (per file paths, sizes and mtimes): every test loads the same `.wasm`
 /// files, and composing and compiling them is the slow part.
-fn compile(engine: &Engine, root: &Path, dependencies: &[(String, PathBuf)]) -> Result<Component> {
+fn compile(profile: Profile, root: &Path, dependencies: &[(String, PathBuf)]) -> Result<Component> {
     static CACHE: OnceLock<Mutex<HashMap<CacheKey, Component>>> = OnceLock::new();
-    let mut key = CacheKey::new();
+    let engine = &engine_for(profile)?;
+    let mut key: CacheKey = (profile, Vec::new());
     for path in std::iter::once(root).chain(dependencies.iter().map(|(_, p)| p.as_path())) {
         let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-        key.push((path.to_path_buf(), meta.len(), meta.modified()?));
+        key.1.push((path.to_path_buf(), meta.len(), meta.modified()?));
     }
     let cache = CACHE.get_or_init(Default::default);
     if let Some(component) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
@@ -148,57 +204,23 @@ fn compile(engine: &Engine, root: &Path, dependencies: &[(String, PathBuf)]) -> 
 }
 
 /// A manifest's component, composed with its dependencies and compiled.
-fn compiled_component(engine: &Engine, loaded: &LoadedManifest, id: &str) -> Result<Component> {
+fn compiled_component(profile: Profile, loaded: &LoadedManifest, id: &str, with_dependencies: bool) -> Result<Component> {
     let decl = loaded.manifest.component.get(id).with_context(|| format!("no component {id:?} in the manifest"))?;
     let dependencies = decl
         .dependencies
         .iter()
+        .filter(|_| with_dependencies)
         .map(|(name, value)| Ok((name.clone(), dependency_path(name, value, &loaded.dir)?)))
         .collect::<Result<Vec<_>>>()
         .with_context(|| format!("component {id:?}"))?;
     let path = loaded.source_path(decl);
-    compile(engine, &path, &dependencies).with_context(|| format!("component {id:?}: cannot load {}", path.display()))
+    compile(profile, &path, &dependencies).with_context(|| format!("component {id:?}: cannot load {}", path.display()))
 }
 
 /// One component of a manifest, ready to link, for benchmarks that bring
 /// their own host.
 pub fn load_component(manifest_path: &Path, id: &str) -> Result<Component> {
-    compiled_component(&shared_engine()?, &LoadedManifest::load(manifest_path)?, id)
-}
-
-/// Per memory and table, the most a reset restores by hand rather than by madvise.
-const KEEP_RESIDENT_BYTES: usize = 4 << 20;
-
-fn new_engine() -> Result<Engine> {
-    // wasmtime's default pool (1,000 instances, memories and tables): a
-    // request of the composed app uses several core instances, and a load
-    // test keeps hundreds of requests in flight.
-    let mut pooling = PoolingAllocationConfig::default();
-    pooling.max_memory_size(256 << 20);
-    // Between requests, reset only the pages a request dirtied (found with
-    // Linux's PAGEMAP_SCAN, 6.7 and later) and keep them mapped, instead of
-    // madvise and copy-on-write faults: each of those flushes the TLB of
-    // every core running the host, and on this VM those flushes took a
-    // third of the host's CPU. Doubled requests/s (README, Performance).
-    // The auth component's instances reach 2.2 MiB in all.
-    pooling
-        .pagemap_scan(Enabled::Auto)
-        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-        .table_keep_resident(KEEP_RESIDENT_BYTES);
-    // `SPIN_TEST_HOST_POOL=<n>`: n slots of each kind instead. The default
-    // pool reserves about 4 TiB of address space, more than valgrind (used
-    // by `tests/bench/component` to count instructions) can map.
-    if let Some(slots) = std::env::var("SPIN_TEST_HOST_POOL").ok().and_then(|n| n.parse::<u32>().ok()) {
-        pooling
-            .total_component_instances(slots)
-            .total_core_instances(slots)
-            .total_memories(slots)
-            .total_tables(slots)
-            .total_stacks(slots);
-    }
-    let mut config = Config::new();
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    Ok(Engine::new(&config)?)
+    compiled_component(Profile::Fast, &LoadedManifest::load(manifest_path)?, id, true)
 }
 
 impl App {
@@ -212,7 +234,9 @@ impl App {
         let state_dir = runtime_config.state_dir(&options.state_dir, &loaded.dir)?;
         let databases = Arc::new(runtime_config.sqlite_databases(state_dir.as_deref())?);
         databases.ensure_configured(manifest.component.iter().map(|(id, c)| (id.as_str(), c.sqlite_databases.as_slice())))?;
-        let engine = shared_engine()?;
+        let profile = options.profile;
+        let engine = engine_for(profile)?;
+        let resolver = Arc::new(resolver);
         let mut linker: Linker<RequestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -247,10 +271,18 @@ impl App {
                 sqlite: SqliteAccess {
                     allowed: decl.sqlite_databases.iter().cloned().collect(),
                     databases: databases.clone(),
+                    warm: profile == Profile::Fast,
                 },
                 dependencies_isolated: !decl.dependencies.is_empty() && !decl.dependencies_inherit(),
+                profile,
+                resolver: resolver.clone(),
+                lookups: LookupCounter::default(),
             });
-            let component = compiled_component(&engine, &loaded, &id)?;
+            let component = compiled_component(profile, &loaded, &id, !options.without_dependencies)?;
+            let mut linker = linker.clone();
+            if options.without_dependencies {
+                linker.define_unknown_imports_as_traps(&component)?;
+            }
             let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("component {id:?}: not a wasi:http/incoming-handler component"))?;
@@ -259,7 +291,13 @@ impl App {
         Ok(App { router, components, output: options.output })
     }
 
-    fn wasi_ctx(&self, env: &Arc<ComponentEnv>) -> WasiCtx {
+    /// Provider lookups made so far for every component's requests (the
+    /// `Spin` profile's per-instance variable work).
+    pub fn provider_lookups(&self) -> u64 {
+        self.components.values().map(|c| c.env.lookups.get()).sum()
+    }
+
+    fn wasi_ctx(&self, env: &Arc<ComponentEnv>, prepared: &Arc<tokio::sync::OnceCell<()>>) -> WasiCtx {
         let mut builder = WasiCtxBuilder::new();
         match &self.output {
             GuestOutput::Inherit => builder.inherit_stdout().inherit_stderr(),
@@ -268,10 +306,11 @@ impl App {
         // Spin checks socket connects by IP against `tcp://` (or `udp://`)
         // entries, never allows binding, and offers no DNS.
         let check_env = env.clone();
+        let prepared = prepared.clone();
         builder.allow_ip_name_lookup(false).socket_addr_check(move |addr, use_| {
             use wasmtime_wasi::sockets::SocketAddrUse;
             let scheme = match use_ {
-                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => return Box::pin(async { false }),
+                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => return Box::pin(async { false }) as _,
                 SocketAddrUse::TcpConnect => "tcp",
                 SocketAddrUse::UdpConnect | SocketAddrUse::UdpOutgoingDatagram => "udp",
             };
@@ -287,7 +326,11 @@ impl App {
                 }
                 log_denied(&check_env.id, scheme, &addr.to_string());
             }
-            Box::pin(async move { allowed })
+            let (env, prepared) = (check_env.clone(), prepared.clone());
+            Box::pin(async move {
+                env.before_outbound(&prepared).await;
+                allowed
+            })
         });
         builder.build()
     }
@@ -343,14 +386,18 @@ impl App {
             *req.uri_mut() = format!("http://{host}{path_and_query}").parse()?;
         }
 
+        let prepared = Arc::new(tokio::sync::OnceCell::new());
         let state = RequestState {
-            wasi: self.wasi_ctx(&component.env),
+            wasi: self.wasi_ctx(&component.env, &prepared),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             component: component.env.clone(),
             sqlite: SqliteInstance::default(),
+            limits: StoreLimits::default(),
+            prepared,
         };
         let mut store = Store::new(component.pre.engine(), state);
+        component.env.profile.configure_store(&mut store);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
         let outparam = store.data_mut().http().new_response_outparam(sender)?;

@@ -191,12 +191,16 @@ fn create_parent(path: &Path) -> Result<()> {
 pub struct SqliteAccess {
     pub allowed: HashSet<String>,
     pub databases: Arc<SqliteDatabases>,
+    /// Hand dropped file connections to the next `open` (the `Fast`
+    /// profile); Spin opens a new one every time.
+    pub warm: bool,
 }
 
 /// A guest's connection: the rusqlite connection is opened at first use.
 pub struct Connection {
     creator: Creator,
     inner: OnceLock<Arc<Mutex<rusqlite::Connection>>>,
+    warm: bool,
 }
 
 impl Connection {
@@ -204,7 +208,7 @@ impl Connection {
         if let Some(conn) = self.inner.get() {
             return Ok(conn.clone());
         }
-        if let Some(warm) = self.creator.idle.take() {
+        if let Some(warm) = self.warm.then(|| self.creator.idle.take()).flatten() {
             return Ok(self.inner.get_or_init(|| Arc::new(Mutex::new(warm))).clone());
         }
         let conn = match &self.creator.location {
@@ -229,7 +233,7 @@ impl Connection {
 /// databases of their own, and end with their connection).
 impl Drop for Connection {
     fn drop(&mut self) {
-        let (Location::Path(_), Some(shared)) = (&self.creator.location, self.inner.take()) else { return };
+        let (Location::Path(_), Some(shared), true) = (&self.creator.location, self.inner.take(), self.warm) else { return };
         if let Ok(mutex) = Arc::try_unwrap(shared) {
             self.creator.idle.put(mutex.into_inner().unwrap_or_else(|e| e.into_inner()));
         }
@@ -248,7 +252,7 @@ pub fn open(access: &SqliteAccess, label: &str) -> Result<Connection, Error> {
             create_parent(path).map_err(|_| Error::InvalidConnection)?;
         }
     }
-    Ok(Connection { creator: creator.clone(), inner: OnceLock::new() })
+    Ok(Connection { creator: creator.clone(), inner: OnceLock::new(), warm: access.warm })
 }
 
 fn to_sql(value: Value) -> rusqlite::types::Value {
@@ -374,7 +378,7 @@ mod tests {
     }
 
     fn access(labels: &[&str], databases: SqliteDatabases) -> SqliteAccess {
-        SqliteAccess { allowed: labels.iter().map(|l| l.to_string()).collect(), databases: Arc::new(databases) }
+        SqliteAccess { allowed: labels.iter().map(|l| l.to_string()).collect(), databases: Arc::new(databases), warm: true }
     }
 
     fn run(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<QueryResult, Error> {

@@ -60,7 +60,7 @@ impl EnvProvider {
         self.env.insert(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value.to_owned());
     }
 
-    fn get(&self, name: &str) -> Option<&String> {
+    pub fn get(&self, name: &str) -> Option<&String> {
         let key = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
         self.env.get(&key).or_else(|| self.dotenv.get(&key))
     }
@@ -77,10 +77,13 @@ pub fn read_dotenv(path: &Path) -> Result<HashMap<String, String>> {
     }
 }
 
-/// Application variables with their resolved values, fixed at startup.
+/// Application variables with their resolved values, fixed at startup, and
+/// what it takes to resolve them again as Spin does per instance.
 #[derive(Debug, Clone)]
 pub struct Resolver {
     values: HashMap<String, Option<String>>,
+    defaults: HashMap<String, Option<String>>,
+    provider: EnvProvider,
 }
 
 impl Resolver {
@@ -101,7 +104,25 @@ impl Resolver {
                 missing[0].to_ascii_uppercase()
             );
         }
-        Ok(Resolver { values })
+        let defaults = decls.iter().map(|(name, decl)| (name.clone(), decl.default.clone())).collect();
+        Ok(Resolver { values, defaults, provider: provider.clone() })
+    }
+
+    /// The declared application variables' names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.defaults.keys().map(String::as_str)
+    }
+
+    /// Resolves one application variable through the provider, then its
+    /// default, as Spin does on every lookup (the values at startup are
+    /// what the host checked; this is the per-instance work).
+    pub fn lookup(&self, name: &str) -> Result<String> {
+        match (self.provider.get(name), self.defaults.get(name)) {
+            (Some(value), _) => Ok(value.clone()),
+            (None, Some(Some(default))) => Ok(default.clone()),
+            (None, Some(None)) => bail!("no provider resolved required variable {name:?}"),
+            (None, None) => bail!("invalid variable template: unknown variable {name:?}"),
+        }
     }
 
     /// The value of an application variable.
@@ -134,6 +155,7 @@ pub enum GetError {
 pub struct ComponentVariables {
     component: String,
     values: HashMap<String, Result<String, GetError>>,
+    templates: HashMap<String, Template>,
 }
 
 impl ComponentVariables {
@@ -145,13 +167,33 @@ impl ComponentVariables {
                 (key.clone(), value)
             })
             .collect();
-        ComponentVariables { component: component.to_owned(), values }
+        let templates = templates
+            .iter()
+            .filter_map(|(key, template)| Template::parse(template).ok().map(|t| (key.clone(), t)))
+            .collect();
+        ComponentVariables { component: component.to_owned(), values, templates }
     }
 
+    /// The value resolved at startup.
     pub fn get(&self, key: &str) -> Result<String, GetError> {
+        self.defined(key)?;
+        self.values[key].clone()
+    }
+
+    /// The value resolved anew, each variable its template names looked up
+    /// through `lookup` (Spin's per-call work).
+    pub fn resolve(&self, key: &str, mut lookup: impl FnMut(&str) -> Result<String>) -> Result<String, GetError> {
+        self.defined(key)?;
+        let Some(template) = self.templates.get(key) else {
+            return self.values[key].clone();
+        };
+        template.render(|name| lookup(name)).map_err(|e| GetError::Provider(e.to_string()))
+    }
+
+    fn defined(&self, key: &str) -> Result<(), GetError> {
         validate_name(key).map_err(|e| GetError::InvalidName(e.to_string()))?;
         match self.values.get(key) {
-            Some(value) => value.clone(),
+            Some(_) => Ok(()),
             None if self.values.is_empty() => {
                 Err(GetError::Undefined(format!("no variable for component {:?}", self.component)))
             }
@@ -204,6 +246,9 @@ mod tests {
         assert_eq!(vars.get("queue").unwrap(), "q-auth-events");
         assert_eq!(vars.get("secret_key"), Err(GetError::Undefined("no variable for \"auth\".\"secret_key\"".into())));
         assert!(matches!(vars.get("Bad-Name"), Err(GetError::InvalidName(_))));
+        let resolved = vars.resolve("queue", |name| r.lookup(name)).unwrap();
+        assert_eq!(resolved, "q-auth-events");
+        assert!(matches!(vars.resolve("secret_key", |name| r.lookup(name)), Err(GetError::Undefined(_))));
         let none = ComponentVariables::new("auth", &BTreeMap::new(), &r);
         assert_eq!(none.get("queue"), Err(GetError::Undefined("no variable for component \"auth\"".into())));
     }

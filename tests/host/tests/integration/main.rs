@@ -18,5 +18,6 @@ mod migrations;
 mod permissions;
 mod routing;
 mod server;
+mod spin_profile;
 mod sqlite_store;
 mod stack;

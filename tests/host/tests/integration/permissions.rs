@@ -18,6 +18,9 @@ fn env_allowing(hosts: &[&str]) -> ComponentEnv {
         pg: PgPools::default(),
         sqlite: Default::default(),
         dependencies_isolated: false,
+        profile: Default::default(),
+        resolver: std::sync::Arc::new(resolver),
+        lookups: Default::default(),
     }
 }
 
@@ -29,7 +32,7 @@ async fn disallowed_database_host_is_refused_with_spins_error() -> anyhow::Resul
         ("host=localhost user=postgres sslmode=disable", "address postgres://localhost is not permitted"),
         ("postgres://postgres@127.0.0.1:5433/postgres", "address postgres://127.0.0.1:5433 is not permitted"),
     ] {
-        match open(&env, address).await {
+        match open(&env, address, &Default::default()).await {
             Err(PgError::ConnectionFailed(msg)) => assert_eq!(msg, expected, "{address}"),
             Err(other) => panic!("{address}: expected connection-failed, got {other:?}"),
             Ok(_) => panic!("{address}: connection should have been refused"),
@@ -45,7 +48,7 @@ async fn allowed_database_host_connects_in_both_string_forms() -> anyhow::Result
         "postgres://postgres@127.0.0.1/postgres?sslmode=disable",
         "host=127.0.0.1 user=postgres dbname=postgres sslmode=disable",
     ] {
-        assert!(open(&env, address).await.is_ok(), "{address}");
+        assert!(open(&env, address, &Default::default()).await.is_ok(), "{address}");
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use spin_test_host::variables::EnvProvider;
-use spin_test_host::{App, GuestOutput, HostOptions, StateDir};
+use spin_test_host::{App, GuestOutput, HostOptions, Profile, StateDir};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -196,12 +196,25 @@ impl TestApp {
         state_dir: StateDir,
         runtime_config: Option<PathBuf>,
     ) -> Result<TestApp> {
+        Self::load_profile(manifest, env, state_dir, runtime_config, Profile::Fast)
+    }
+
+    /// The app served in a given profile of the host.
+    pub fn load_profile(
+        manifest: &std::path::Path,
+        env: HashMap<String, String>,
+        state_dir: StateDir,
+        runtime_config: Option<PathBuf>,
+        profile: Profile,
+    ) -> Result<TestApp> {
         let output = MemoryOutputPipe::new(16 << 20);
         let options = HostOptions {
             env: EnvProvider::new(env),
             output: GuestOutput::Capture(output.clone()),
             runtime_config,
             state_dir,
+            profile,
+            without_dependencies: false,
         };
         let app = App::load(manifest, options)?;
         Ok(TestApp { app: Arc::new(app), output })

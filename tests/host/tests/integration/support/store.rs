@@ -91,6 +91,18 @@ impl TestStore {
         TestApp::load_with(&super::manifest_path(), env, self.state_dir())
     }
 
+    /// The app on this store with the standard variables, served in `profile`.
+    pub fn app_profile(&self, profile: spin_test_host::Profile) -> Result<TestApp> {
+        TestApp::load_profile(&super::manifest_path(), self.variables(), self.state_dir(), None, profile)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            TestStore::Postgres(_) => Backend::Postgres,
+            TestStore::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
     /// Runs `sql` (no parameters) and returns every row as JSON values.
     pub async fn rows(&self, sql: &str) -> Result<Vec<Vec<Value>>> {
         match self {
