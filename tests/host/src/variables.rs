@@ -26,6 +26,9 @@ pub fn validate_name(name: &str) -> Result<()> {
     if name.contains("__") {
         bail!("{name:?}: must not contain multiple consecutive underscores");
     }
+    if let Some(first) = name.split('_').filter_map(|word| word.chars().next()).find(|c| !c.is_ascii_alphabetic()) {
+        bail!("{name:?}: '_'-separated words must start with an ASCII letter; got {first:?}");
+    }
     Ok(())
 }
 
@@ -255,10 +258,10 @@ mod tests {
 
     #[test]
     fn variable_names_follow_spin_rules() {
-        for ok in ["a", "database_url", "x1_y2"] {
+        for ok in ["a", "database_url", "x1_y2", "bench_extra_v0"] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "1a", "_a", "a_", "a__b", "A", "a-b"] {
+        for bad in ["", "1a", "_a", "a_", "a__b", "A", "a-b", "bench_extra_0", "a_1b"] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }
