@@ -281,7 +281,7 @@ impl App {
             let component = compiled_component(profile, &loaded, &id, !options.without_dependencies)?;
             let mut linker = linker.clone();
             if options.without_dependencies {
-                linker.define_unknown_imports_as_traps(&component)?;
+                trap_dependency_imports(&mut linker, &component)?;
             }
             let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
                 .map_err(anyhow::Error::from)
@@ -432,6 +432,29 @@ impl App {
     }
 }
 
+
+/// Defines every function of the imports the host does not implement (the
+/// dependencies' interfaces) as a trap: `--without-dependencies`.
+fn trap_dependency_imports(linker: &mut Linker<RequestState>, component: &Component) -> Result<()> {
+    use wasmtime::component::types::ComponentItem;
+    let engine = component.engine().clone();
+    for (name, item) in component.component_type().imports(&engine) {
+        if ["wasi:", "spin:", "fermyon:"].iter().any(|host| name.starts_with(host)) {
+            continue;
+        }
+        let ComponentItem::ComponentInstance(instance) = item else { continue };
+        let mut stubs = linker.instance(name)?;
+        for (function, export) in instance.exports(&engine) {
+            if let ComponentItem::ComponentFunc(_) = export {
+                let what = format!("{name}#{function}");
+                stubs.func_new(function, move |_, _, _, _| {
+                    wasmtime::bail!("{what} is not linked: the host runs without dependencies")
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Spin answers an unrouted path (404) or a failed guest (500) with no body.
 fn empty_response(status: u16) -> hyper::Response<HyperOutgoingBody> {
