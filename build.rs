@@ -1,23 +1,25 @@
-//! The shadow stack of each component (the part of linear memory where Rust
-//! keeps what does not fit in wasm locals): 64 KiB instead of Rust's default
-//! 1 MiB. The build script of both crates: `auth` and `amqp-bridge`
-//! (`build = "../build.rs"`).
-//!
-//! Spin's pooling allocator clears the first 2 MiB of every instance's
-//! linear memory after each request, so a memory that starts at 1 MiB costs
-//! every request a megabyte of memset (README, "Performance": 1.3x on real
-//! Spin). The deepest paths (PBKDF2, the largest body, JWT, delivery) run
-//! under this stack in `tests/host/tests/integration/stack.rs`, and
-//! `tests/bench/stack-depth` finds the smallest stack they fit in.
-//! `WASM_STACK_BYTES` overrides the size, for that script.
+//! The `auth` component's build: the small stack (`build/stack.rs`) and the
+//! API document, minified and gzipped into `OUT_DIR` so that serving it adds
+//! about 8 KB, not 97 KB, to the linear memory every instance starts with
+//! (Spin restores that memory after every request; README, "Performance").
 
-const STACK_BYTES: u32 = 64 * 1024;
+#[path = "build/stack.rs"]
+mod stack;
+
+use std::io::Write;
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=WASM_STACK_BYTES");
-    if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() != Ok("wasm32") {
-        return;
-    }
-    let bytes = std::env::var("WASM_STACK_BYTES").ok().and_then(|v| v.parse::<u32>().ok()).unwrap_or(STACK_BYTES);
-    println!("cargo:rustc-link-arg-cdylib=-zstack-size={bytes}");
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=build/stack.rs");
+    println!("cargo:rerun-if-changed=openapi.json");
+    stack::link_small_stack();
+
+    let text = std::fs::read_to_string("openapi.json").expect("openapi.json is readable");
+    let document: serde_json::Value = serde_json::from_str(&text).expect("openapi.json is valid JSON");
+    let minified = serde_json::to_vec(&document).expect("a JSON value serialises");
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&minified).expect("writing to memory");
+    let gzipped = gzip.finish().expect("writing to memory");
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("openapi.json.gz"), gzipped).expect("OUT_DIR is writable");
 }

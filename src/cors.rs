@@ -35,7 +35,8 @@ pub fn preflight(methods: &[Method]) -> Response {
     let mut allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
     allow.push("OPTIONS");
     let allow = allow.join(", ");
-    Response { status: 204, headers: vec![("content-type".into(), "application/json".into())], body: Vec::new() }
+    // No body, so no content type.
+    Response { status: 204, headers: Vec::new(), body: Vec::new() }
         .with_header("allow", allow.clone())
         .with_header("access-control-allow-methods", allow)
         .with_header("access-control-allow-headers", ALLOWED_HEADERS)

@@ -108,7 +108,9 @@ impl ApiError {
         match self {
             ApiError::NotFound => Response::json(404, &json!({"message": "Not found"})),
             ApiError::MethodNotAllowed(allowed) => {
-                let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                // OPTIONS too: every path answers the CORS preflight.
+                let mut allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+                allow.push("OPTIONS");
                 Response::json(405, &json!({"message": "Method not allowed"}))
                     .with_header("allow", allow.join(", "))
             }
@@ -158,6 +160,6 @@ mod tests {
     fn method_not_allowed_lists_the_allowed_methods() {
         let resp = ApiError::MethodNotAllowed(&[Method::Get, Method::Post]).into_response();
         assert_eq!(resp.status, 405);
-        assert_eq!(resp.header("allow"), Some("GET, POST"));
+        assert_eq!(resp.header("allow"), Some("GET, POST, OPTIONS"));
     }
 }

@@ -23,6 +23,9 @@ pub mod response;
 pub mod store;
 pub mod tokens;
 
+#[cfg(test)]
+mod parser_properties;
+
 use errors::ApiError;
 use http_io::{Method, Request};
 use response::Response;
@@ -38,6 +41,7 @@ pub enum Route {
     TestEvent,
     AdminMigrate,
     AdminFlush,
+    OpenApi,
 }
 
 /// Work left for after the response has gone out.
@@ -51,19 +55,24 @@ pub enum After {
 const GET: &[Method] = &[Method::Get, Method::Head];
 const POST: &[Method] = &[Method::Post];
 
-/// The route table: path → route and the methods it serves.
+/// The route table: path, route and the methods it serves (every path
+/// also answers `OPTIONS`, the CORS preflight). `openapi.json` documents
+/// exactly these; a unit test holds the two together.
+pub const ROUTES: &[(&str, Route, &[Method])] = &[
+    ("/auth/health", Route::Health, GET),
+    ("/test-db", Route::TestDb, GET),
+    ("/login", Route::Login, POST),
+    ("/register", Route::Register, POST),
+    ("/profile", Route::Profile, GET),
+    ("/test-event", Route::TestEvent, GET),
+    ("/admin/migrate", Route::AdminMigrate, POST),
+    ("/admin/outbox/flush", Route::AdminFlush, POST),
+    ("/openapi.json", Route::OpenApi, GET),
+];
+
+/// The route for a path and the methods it serves.
 pub fn route(path: &str) -> Option<(Route, &'static [Method])> {
-    Some(match path {
-        "/auth/health" => (Route::Health, GET),
-        "/test-db" => (Route::TestDb, GET),
-        "/login" => (Route::Login, POST),
-        "/register" => (Route::Register, POST),
-        "/profile" => (Route::Profile, GET),
-        "/test-event" => (Route::TestEvent, GET),
-        "/admin/migrate" => (Route::AdminMigrate, POST),
-        "/admin/outbox/flush" => (Route::AdminFlush, POST),
-        _ => return None,
-    })
+    ROUTES.iter().find(|(p, ..)| *p == path).map(|&(_, route, methods)| (route, methods))
 }
 
 fn handle(route: Route, req: &Request) -> (Response, After) {
@@ -76,6 +85,7 @@ fn handle(route: Route, req: &Request) -> (Response, After) {
         Route::TestEvent => handlers::test_event::get(),
         Route::AdminMigrate => handlers::admin::migrate(req),
         Route::AdminFlush => handlers::admin::flush(req),
+        Route::OpenApi => handlers::openapi::get(req),
     };
     let response = result.unwrap_or_else(ApiError::into_response);
     // Logins (good or bad) and registrations wrote an event.
@@ -134,12 +144,44 @@ mod tests {
         assert_eq!(route("/LOGIN"), None);
     }
 
+    /// `openapi.json` documents exactly the route table's paths, each with
+    /// its methods and `OPTIONS`, and the answers `dispatch` gives without
+    /// a handler (404, 405 with `Allow`).
+    #[test]
+    fn the_api_document_and_the_route_table_agree() {
+        let document: serde_json::Value =
+            serde_json::from_slice(&handlers::openapi::document().unwrap()).unwrap();
+        let paths = document["paths"].as_object().unwrap();
+        let mut documented: Vec<&str> = paths.keys().map(String::as_str).collect();
+        let mut routed: Vec<&str> = ROUTES.iter().map(|(p, ..)| *p).collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed, "paths in openapi.json vs the route table");
+        for (path, _, methods) in ROUTES {
+            let mut expected: Vec<String> = methods.iter().map(|m| m.as_str().to_ascii_lowercase()).collect();
+            expected.push("options".into());
+            expected.sort();
+            let item = paths[*path].as_object().unwrap();
+            let mut listed: Vec<String> =
+                item.keys().filter(|k| !matches!(k.as_str(), "summary" | "description" | "parameters")).cloned().collect();
+            listed.sort();
+            assert_eq!(listed, expected, "methods of {path}");
+            for (method, operation) in item.iter().filter(|(k, _)| expected.contains(k)) {
+                let responses = operation["responses"].as_object().unwrap_or_else(|| panic!("{method} {path}: responses"));
+                assert!(!responses.is_empty(), "{method} {path} documents no response");
+                assert!(operation["operationId"].is_string(), "{method} {path}: operationId");
+            }
+        }
+        let shared = &document["components"]["responses"];
+        assert!(shared["NotFound"].is_object() && shared["MethodNotAllowed"]["headers"]["Allow"].is_object());
+    }
+
     #[test]
     fn unknown_paths_and_methods_need_no_host() {
         let (resp, after) = dispatch(&Request::new(Method::Get, "/missing"));
         assert_eq!((resp.status, after), (404, After::Nothing));
         let (resp, _) = dispatch(&Request::new(Method::Delete, "/login"));
-        assert_eq!((resp.status, resp.header("allow")), (405, Some("POST")));
+        assert_eq!((resp.status, resp.header("allow")), (405, Some("POST, OPTIONS")));
         let (resp, _) = dispatch(&Request::new(Method::Options, "/login"));
         assert_eq!(resp.status, 204);
     }

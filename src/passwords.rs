@@ -41,7 +41,8 @@ impl StoredHash<'_> {
         if stored.starts_with("$pbkdf2-sha256$") {
             return PasswordHash::new(stored).ok().map(StoredHash::Pbkdf2);
         }
-        if stored.len() == legacy::BYTES * 2 {
+        // Hex digits only: `from_str_radix` alone would also take a `+`.
+        if stored.len() == legacy::BYTES * 2 && stored.bytes().all(|b| b.is_ascii_hexdigit()) {
             let mut bytes = [0u8; legacy::BYTES];
             for (i, pair) in stored.as_bytes().chunks(2).enumerate() {
                 let hex = std::str::from_utf8(pair).ok()?;

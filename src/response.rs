@@ -21,6 +21,11 @@ impl Response {
         }
     }
 
+    /// A response with a body of the given type, as it is.
+    pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response { status, headers: vec![("content-type".to_owned(), content_type.to_owned())], body }
+    }
+
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.headers.push((name.to_owned(), value.into()));
         self

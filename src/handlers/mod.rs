@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod health;
 pub mod login;
+pub mod openapi;
 pub mod profile;
 pub mod register;
 pub mod test_db;

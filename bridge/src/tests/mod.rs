@@ -4,5 +4,6 @@
 mod fake_broker;
 mod golden;
 mod malformed;
+mod properties;
 mod rabbitmq;
 mod roundtrip;

@@ -17,6 +17,9 @@ pub mod sqlite;
 pub mod template;
 pub mod variables;
 
+#[cfg(test)]
+mod parser_properties;
+
 /// Host bindings for the Spin interfaces in `wit/world.wit`.
 pub mod bindings {
     wasmtime::component::bindgen!({

@@ -2,6 +2,7 @@
 //! test host, with guest output printed when a test fails.
 
 pub mod broker;
+pub mod openapi;
 pub mod proxy;
 pub mod store;
 
@@ -148,6 +149,9 @@ pub const ADMIN_TOKEN: &str = "integration-admin-token";
 pub struct TestApp {
     pub app: Arc<App>,
     output: MemoryOutputPipe,
+    /// The repository's own manifest is served: every answer must be in
+    /// openapi.json (support/openapi.rs).
+    documented: bool,
 }
 
 /// A buffered response.
@@ -217,7 +221,8 @@ impl TestApp {
             without_dependencies: false,
         };
         let app = App::load(manifest, options)?;
-        Ok(TestApp { app: Arc::new(app), output })
+        let documented = manifest == manifest_path();
+        Ok(TestApp { app: Arc::new(app), output, documented })
     }
 
     /// What the guest printed so far.
@@ -227,9 +232,15 @@ impl TestApp {
 
     pub async fn request(&self, req: hyper::Request<Full<Bytes>>) -> Result<Reply> {
         let req = req.map(|body| body.map_err(|never| -> ErrorCode { match never {} }));
+        let (method, path) = (req.method().to_string(), req.uri().path_and_query().map_or("/".to_owned(), |p| p.to_string()));
         let response = self.app.handle(req, "127.0.0.1:40000".parse()?).await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|e| anyhow::anyhow!("reading body: {e:?}"))?.to_bytes();
+        if self.documented {
+            if let Err(undocumented) = openapi::check(&method, &path, parts.status.as_u16()) {
+                panic!("{undocumented}; body: {}", String::from_utf8_lossy(&body));
+            }
+        }
         Ok(Reply { status: parts.status.as_u16(), headers: parts.headers, body })
     }
 
