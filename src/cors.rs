@@ -32,9 +32,7 @@ pub fn decorate(mut response: Response, origin: &str, allowed: &AllowedOrigins) 
 
 /// The answer to `OPTIONS` on a route serving `methods`.
 pub fn preflight(methods: &[Method]) -> Response {
-    let mut allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
-    allow.push("OPTIONS");
-    let allow = allow.join(", ");
+    let allow = Method::allow_list(methods);
     // No body, so no content type.
     Response { status: 204, headers: Vec::new(), body: Vec::new() }
         .with_header("allow", allow.clone())

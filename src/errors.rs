@@ -108,11 +108,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => Response::json(404, &json!({"message": "Not found"})),
             ApiError::MethodNotAllowed(allowed) => {
-                // OPTIONS too: every path answers the CORS preflight.
-                let mut allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
-                allow.push("OPTIONS");
-                Response::json(405, &json!({"message": "Method not allowed"}))
-                    .with_header("allow", allow.join(", "))
+                Response::json(405, &json!({"message": "Method not allowed"})).with_header("allow", Method::allow_list(allowed))
             }
             ApiError::Client { status, message } => Response::json(status, &json!({"message": message})),
             ApiError::PayloadTooLarge => {

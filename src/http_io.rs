@@ -30,6 +30,14 @@ impl Method {
             Method::Other(m) => m,
         }
     }
+
+    /// The `Allow` value of a path serving `methods`: those, and `OPTIONS`,
+    /// which every path answers (the CORS preflight).
+    pub fn allow_list(methods: &[Method]) -> String {
+        let mut allow: Vec<&str> = methods.iter().map(Method::as_str).collect();
+        allow.push(Method::Options.as_str());
+        allow.join(", ")
+    }
 }
 
 /// A request as the handlers see it: already bounded and buffered.

@@ -14,11 +14,7 @@ impl Response {
     pub fn json(status: u16, body: &impl Serialize) -> Response {
         // Serialising our own plain structs and `json!` values cannot fail.
         let body = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-        Response {
-            status,
-            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
-            body,
-        }
+        Response::new(status, "application/json", body)
     }
 
     /// A response with a body of the given type, as it is.
