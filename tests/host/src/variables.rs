@@ -93,10 +93,10 @@ impl Resolver {
     /// Resolves every declared variable; fails as `spin up` does when a
     /// required one has no value.
     pub fn new(decls: &BTreeMap<String, VariableDecl>, provider: &EnvProvider) -> Result<Resolver> {
-        let values: HashMap<String, Option<String>> = decls
-            .iter()
-            .map(|(name, decl)| (name.clone(), provider.get(name).cloned().or_else(|| decl.default.clone())))
-            .collect();
+        let defaults = decls.iter().map(|(name, decl)| (name.clone(), decl.default.clone())).collect();
+        let mut resolver = Resolver { values: HashMap::new(), defaults, provider: provider.clone() };
+        let values: HashMap<String, Option<String>> =
+            resolver.names().map(|name| (name.to_owned(), resolver.resolve(name).flatten())).collect();
         let mut missing: Vec<&String> = values.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k).collect();
         if !missing.is_empty() {
             missing.sort();
@@ -107,8 +107,23 @@ impl Resolver {
                 missing[0].to_ascii_uppercase()
             );
         }
-        let defaults = decls.iter().map(|(name, decl)| (name.clone(), decl.default.clone())).collect();
-        Ok(Resolver { values, defaults, provider: provider.clone() })
+        resolver.values = values;
+        Ok(resolver)
+    }
+
+    /// The provider's value, else the default: `None` for an undeclared
+    /// variable, `Some(None)` for a declared one with no value.
+    fn resolve(&self, name: &str) -> Option<Option<String>> {
+        let default = self.defaults.get(name)?;
+        Some(self.provider.get(name).cloned().or_else(|| default.clone()))
+    }
+
+    fn value_or_error(name: &str, value: Option<Option<String>>) -> Result<String> {
+        match value {
+            Some(Some(value)) => Ok(value),
+            Some(None) => bail!("no provider resolved required variable {name:?}"),
+            None => bail!("invalid variable template: unknown variable {name:?}"),
+        }
     }
 
     /// The declared application variables' names.
@@ -120,21 +135,12 @@ impl Resolver {
     /// default, as Spin does on every lookup (the values at startup are
     /// what the host checked; this is the per-instance work).
     pub fn lookup(&self, name: &str) -> Result<String> {
-        match (self.provider.get(name), self.defaults.get(name)) {
-            (Some(value), _) => Ok(value.clone()),
-            (None, Some(Some(default))) => Ok(default.clone()),
-            (None, Some(None)) => bail!("no provider resolved required variable {name:?}"),
-            (None, None) => bail!("invalid variable template: unknown variable {name:?}"),
-        }
+        Self::value_or_error(name, self.resolve(name))
     }
 
-    /// The value of an application variable.
+    /// The value of an application variable, as resolved at startup.
     pub fn app_value(&self, name: &str) -> Result<String> {
-        match self.values.get(name) {
-            Some(Some(value)) => Ok(value.clone()),
-            Some(None) => bail!("no provider resolved required variable {name:?}"),
-            None => bail!("invalid variable template: unknown variable {name:?}"),
-        }
+        Self::value_or_error(name, self.values.get(name).cloned())
     }
 
     /// Renders a template against the application variables.
@@ -163,18 +169,17 @@ pub struct ComponentVariables {
 
 impl ComponentVariables {
     pub fn new(component: &str, templates: &BTreeMap<String, String>, resolver: &Resolver) -> Self {
-        let values = templates
-            .iter()
-            .map(|(key, template)| {
-                let value = resolver.render(template).map_err(|e| GetError::Provider(e.to_string()));
-                (key.clone(), value)
-            })
-            .collect();
-        let templates = templates
-            .iter()
-            .filter_map(|(key, template)| Template::parse(template).ok().map(|t| (key.clone(), t)))
-            .collect();
-        ComponentVariables { component: component.to_owned(), values, templates }
+        let mut values = HashMap::new();
+        let mut parsed = HashMap::new();
+        for (key, text) in templates {
+            let value = Template::parse(text).and_then(|template| {
+                let value = template.render(|name| resolver.app_value(name));
+                parsed.insert(key.clone(), template);
+                value
+            });
+            values.insert(key.clone(), value.map_err(|e| GetError::Provider(e.to_string())));
+        }
+        ComponentVariables { component: component.to_owned(), values, templates: parsed }
     }
 
     /// The value resolved at startup.
