@@ -20,13 +20,14 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
 }
 
 /// A required string field: present, a string, non-empty, without NUL
-/// characters (PostgreSQL cannot store them) and at most `max_bytes` long.
-pub fn string_field(body: &Map<String, Value>, name: &str, max_bytes: usize) -> Result<String, ApiError> {
+/// characters (PostgreSQL cannot store them) and at most `max_chars`
+/// characters long (characters, as JSON Schema's `maxLength` counts them).
+pub fn string_field(body: &Map<String, Value>, name: &str, max_chars: usize) -> Result<String, ApiError> {
     match body.get(name) {
         None | Some(Value::Null) => Err(ApiError::bad_request(format!("Missing field: {name}"))),
         Some(Value::String(s)) if s.is_empty() => Err(ApiError::bad_request(format!("Missing field: {name}"))),
-        Some(Value::String(s)) if s.len() > max_bytes => {
-            Err(ApiError::bad_request(format!("Field {name} is longer than {max_bytes} bytes")))
+        Some(Value::String(s)) if s.chars().count() > max_chars => {
+            Err(ApiError::bad_request(format!("Field {name} is longer than {max_chars} characters")))
         }
         Some(Value::String(s)) if s.contains('\0') => {
             Err(ApiError::bad_request(format!("Field {name} contains a NUL character")))
@@ -86,7 +87,7 @@ mod tests {
         assert_eq!(message(string_field(&obj, "n", 5).unwrap_err()), "Missing field: n");
         assert_eq!(message(string_field(&obj, "e", 5).unwrap_err()), "Missing field: e");
         assert_eq!(message(string_field(&obj, "x", 5).unwrap_err()), "Field x must be a string");
-        assert_eq!(message(string_field(&obj, "long", 5).unwrap_err()), "Field long is longer than 5 bytes");
+        assert_eq!(message(string_field(&obj, "long", 5).unwrap_err()), "Field long is longer than 5 characters");
         assert_eq!(message(string_field(&obj, "nul", 5).unwrap_err()), "Field nul contains a NUL character");
     }
 }

@@ -15,8 +15,6 @@ use subtle::ConstantTimeEq;
 
 /// OWASP's figure for PBKDF2-HMAC-SHA256 (Password Storage Cheat Sheet, 2023).
 pub const MIN_ITERATIONS: u32 = Params::RECOMMENDED_ROUNDS as u32;
-/// Longer passwords are refused before any hashing.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
 const SALT_BYTES: usize = 16;
 const OUTPUT_BYTES: usize = 32;
 

@@ -1,22 +1,23 @@
 //! `POST /login`: username or e-mail and password → JWT.
 
+use crate::accounts::MAX_PASSWORD_CHARS;
 use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::http_io::Request;
 use crate::json_body::{json_object, string_field};
-use crate::passwords::{Verdict, MAX_PASSWORD_BYTES};
+use crate::passwords::Verdict;
 use crate::response::Response;
 use crate::tokens::UserClaims;
 use serde_json::json;
 
 /// Longest login name worth looking up (an e-mail is at most 120 here).
-const MAX_LOGIN_BYTES: usize = 320;
+const MAX_LOGIN_CHARS: usize = 320;
 
 pub fn post(req: &Request) -> ApiResult {
     let body = json_object(req)?;
-    let login = string_field(&body, "username", MAX_LOGIN_BYTES)?;
-    let password = string_field(&body, "password", MAX_PASSWORD_BYTES)?;
+    let login = string_field(&body, "username", MAX_LOGIN_CHARS)?;
+    let password = string_field(&body, "password", MAX_PASSWORD_CHARS)?;
 
     let policy = config::policy(&SpinVariables)?;
     let hasher = policy.hasher()?;

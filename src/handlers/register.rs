@@ -1,12 +1,11 @@
 //! `POST /register`: a new account, and a `UserRegistered` event.
 
-use crate::accounts::{password_acceptable, Email, Username, PASSWORD_RULE};
+use crate::accounts::{password_acceptable, Email, Username, MAX_PASSWORD_CHARS, PASSWORD_RULE};
 use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::http_io::Request;
 use crate::json_body::{json_object, string_field};
-use crate::passwords::MAX_PASSWORD_BYTES;
 use crate::response::Response;
 use crate::store::{NewUser, Registration};
 use serde_json::json;
@@ -19,7 +18,7 @@ pub fn post(req: &Request) -> ApiResult {
     let body = json_object(req)?;
     let username = string_field(&body, "username", 1024)?;
     let email = string_field(&body, "email", 1024)?;
-    let password = string_field(&body, "password", MAX_PASSWORD_BYTES)?;
+    let password = string_field(&body, "password", MAX_PASSWORD_CHARS)?;
     let username = Username::parse(&username).ok_or(ApiError::bad_request(Username::RULE))?;
     let email = Email::parse(&email).ok_or(ApiError::bad_request(Email::RULE))?;
     if !password_acceptable(&password) {

@@ -119,7 +119,7 @@ impl Store for PgStore {
     }
 
     fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable> {
-        let rows = self.with_schema("looking up a login", |c| c.query(sql::FIND_LOGIN_USER, &[text(login), text(&login.to_lowercase())]))?;
+        let rows = self.with_schema("looking up a login", |c| c.query(sql::FIND_LOGIN_USER, &[text(login), text(&crate::accounts::fold_case(login))]))?;
         Ok(first_user(&rows, true))
     }
 

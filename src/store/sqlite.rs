@@ -238,7 +238,7 @@ impl Store for SqliteStore {
     }
 
     fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable> {
-        let params = [text(login), text(&login.to_lowercase())];
+        let params = [text(login), text(&crate::accounts::fold_case(login))];
         self.query_user("looking up a login", sql::FIND_LOGIN_USER, &params, true)
     }
 

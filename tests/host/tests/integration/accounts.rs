@@ -20,6 +20,21 @@ async fn an_email_with_non_ascii_capitals_logs_in_in_any_case(store) {
 }
 
 on_both_stores! {
+/// What the document allows is accepted: limits count characters, and the
+/// e-mail rule takes any local part and a domain in its `xn--` form.
+async fn the_documented_limits_count_characters(store) {
+    let app = store.app()?;
+    let password = "é".repeat(1024);
+    let email = format!("{}@xn--bcher-kva.example", "ü".repeat(64));
+    let user_id = app.register("longest", &email, &password).await?;
+    let token = app.login(&email.to_uppercase(), &password).await?;
+    let profile = app.get_authorized("/profile", &token).await?.json();
+    assert_eq!(profile, json!({"username": "longest", "email": email, "user_id": user_id}));
+    Ok(())
+}
+}
+
+on_both_stores! {
 async fn register_login_profile_round_trip(store) {
     let app = store.app()?;
     let reply = app
