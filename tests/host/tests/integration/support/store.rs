@@ -96,13 +96,6 @@ impl TestStore {
         TestApp::load_profile(&super::manifest_path(), self.variables(), self.state_dir(), None, profile)
     }
 
-    pub fn backend(&self) -> Backend {
-        match self {
-            TestStore::Postgres(_) => Backend::Postgres,
-            TestStore::Sqlite(_) => Backend::Sqlite,
-        }
-    }
-
     /// Runs `sql` (no parameters) and returns every row as JSON values.
     pub async fn rows(&self, sql: &str) -> Result<Vec<Vec<Value>>> {
         match self {
