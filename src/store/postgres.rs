@@ -102,7 +102,7 @@ impl Store for PgStore {
     }
 
     fn ping(&self) -> Result<(), Unavailable> {
-        self.with_schema("pinging the database", |c| c.query(sql::CURRENT_VERSION, &[])).map(drop)
+        self.conn.query(sql::PING, &[]).map(drop).map_err(|err| classify(&self.url, "pinging the database", &err))
     }
 
     fn backlog(&self) -> Result<Backlog, Unavailable> {

@@ -223,7 +223,7 @@ impl Store for SqliteStore {
     }
 
     fn ping(&self) -> Result<(), Unavailable> {
-        self.with_schema("pinging the database", || self.exec(sql::CURRENT_VERSION, &[])).map(drop)
+        self.retrying(|| self.exec(sql::PING, &[])).map(drop).map_err(|err| classify("pinging the database", &err))
     }
 
     fn backlog(&self) -> Result<Backlog, Unavailable> {

@@ -100,5 +100,6 @@ pub const CREATE_VERSIONS: &str = concat!(
     now_iso!(),
     "))"
 );
+pub const PING: &str = "SELECT 1";
 pub const CURRENT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM auth_schema_migrations";
 pub const RECORD_VERSION: &str = "INSERT INTO auth_schema_migrations (version, name) VALUES (?1, ?2)";

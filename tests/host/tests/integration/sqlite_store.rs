@@ -110,7 +110,7 @@ async fn an_unusable_state_dir_gets_503_database_unreachable() -> anyhow::Result
 async fn a_writer_waits_for_the_lock_instead_of_failing() -> anyhow::Result<()> {
     let store = TestStore::create(Backend::Sqlite).await?;
     let app = store.app()?;
-    app.get("/auth/health").await?; // migrated
+    app.get("/auth/health?outbox").await?; // migrated
     let file = sqlite_dir(&store).database_file();
     // Another writer holds the lock for 1.5 s.
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
@@ -194,7 +194,7 @@ async fn a_publishing_lease_left_by_a_crashed_instance_expires() -> anyhow::Resu
     let store = TestStore::create(Backend::Sqlite).await?;
     let queue = TestQueue::new();
     let app = broker_app(&store, &queue, "5672")?;
-    app.get("/auth/health").await?; // migrated
+    app.get("/auth/health?outbox").await?; // migrated
     // An instance took the lease and died.
     store.execute("UPDATE auth_outbox_publisher SET holder = 'crashed', expires_at = CAST(strftime('%s', 'now') AS INTEGER) + 3600").await?;
     let held = app.get("/test-event").await?.json();
