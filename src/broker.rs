@@ -10,7 +10,19 @@ mod bindings {
 }
 
 pub use bindings::auth::amqp::publisher::{Error as BridgeError, Message, Outcome, PublishReport};
-use bindings::auth::amqp::publisher::{publish, Broker, Destination};
+use bindings::auth::amqp::publisher::{Broker, Destination};
+
+/// The bridge's `publish`, composed in by Spin.
+#[cfg(not(feature = "bench-without-bridge"))]
+use bindings::auth::amqp::publisher::publish;
+
+/// For `tests/bench/spin-ab` only: a build that imports nothing from the
+/// bridge, so that Spin composes no dependency, to price the composition.
+/// Every publish fails and events wait in the outbox.
+#[cfg(feature = "bench-without-bridge")]
+fn publish(_: &Broker, _: &Destination, _: &[Message]) -> PublishReport {
+    PublishReport { outcomes: Vec::new(), error: Some(BridgeError::ConnectionRefused("built without the bridge".into())) }
+}
 
 /// Identifies this service in the `app_id` property.
 pub const APP_ID: &str = "auth-service";
