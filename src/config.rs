@@ -142,11 +142,24 @@ fn malformed(variable: &'static str, problem: impl Into<String>) -> ConfigError 
 
 /// The JWT signing key (`secret_key`), at least 32 bytes.
 pub fn token_key(source: &dyn VariableSource) -> Result<crate::tokens::TokenKey, ConfigError> {
-    const VARIABLE: &str = "secret_key";
-    let secret = required(source, VARIABLE)?;
+    signing_key(&required(source, SECRET_KEY)?)
+}
+
+/// The JWT signing key and the refresh-token key derived from it, from one
+/// read of `secret_key`.
+pub fn session_keys(
+    source: &dyn VariableSource,
+) -> Result<(crate::tokens::TokenKey, crate::sessions::RefreshKey), ConfigError> {
+    let secret = required(source, SECRET_KEY)?;
+    Ok((signing_key(&secret)?, crate::sessions::RefreshKey::derive(secret.as_bytes())))
+}
+
+const SECRET_KEY: &str = "secret_key";
+
+fn signing_key(secret: &str) -> Result<crate::tokens::TokenKey, ConfigError> {
     crate::tokens::TokenKey::new(secret.as_bytes()).map_err(|short| {
         malformed(
-            VARIABLE,
+            SECRET_KEY,
             format!("is too short: {} bytes, at least {} required", short.0, crate::tokens::MIN_KEY_BYTES),
         )
     })

@@ -39,8 +39,8 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 fn valid_token() -> String {
-    let claims = UserClaims { user_id: "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11".into(), username: "alice".into() };
-    TokenKey::new(KEY).unwrap().issue(claims, 3600, "jti-1".into()).unwrap()
+    let claims = UserClaims { user_id: "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11".into(), username: "alice".into(), sid: None };
+    TokenKey::new(KEY).unwrap().issue(claims, 3600, "jti-1".into(), "auth-service").unwrap()
 }
 
 proptest! {

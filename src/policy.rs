@@ -33,6 +33,16 @@ pub struct Policy {
     /// Whether `POST /register` is open.
     pub registration_enabled: bool,
     pub cors_allowed_origins: AllowedOrigins,
+    /// The `iss` claim of the tokens issued here.
+    pub token_issuer: String,
+    /// A session ends this long after its last refresh (default 7 days)...
+    pub session_idle_seconds: u64,
+    /// ...and this long after its login at most (default 30 days).
+    pub session_max_seconds: u64,
+    /// How long the refresh token just rotated still gets the session's
+    /// newest pair (a concurrent refresh from another tab) rather than
+    /// revoking the session as a replay (default 10 s).
+    pub refresh_reuse_grace_seconds: u64,
 }
 
 impl Default for Policy {
@@ -42,14 +52,31 @@ impl Default for Policy {
             password_iterations: MIN_ITERATIONS,
             registration_enabled: true,
             cors_allowed_origins: AllowedOrigins::Any,
+            token_issuer: "auth-service".into(),
+            session_idle_seconds: 7 * DAY,
+            session_max_seconds: 30 * DAY,
+            refresh_reuse_grace_seconds: 10,
         }
     }
 }
 
 /// Every field, for error messages and the README.
-pub const FIELDS: &[&str] = &["token_ttl_seconds", "password_iterations", "registration_enabled", "cors_allowed_origins"];
+pub const FIELDS: &[&str] = &[
+    "token_ttl_seconds",
+    "password_iterations",
+    "registration_enabled",
+    "cors_allowed_origins",
+    "token_issuer",
+    "session_idle_seconds",
+    "session_max_seconds",
+    "refresh_reuse_grace_seconds",
+];
 
-const MAX_TOKEN_TTL_SECONDS: u64 = 30 * 24 * 3600;
+const DAY: u64 = 24 * 3600;
+const MAX_TOKEN_TTL_SECONDS: u64 = 30 * DAY;
+const MAX_SESSION_SECONDS: u64 = 400 * DAY;
+const MAX_GRACE_SECONDS: u64 = 300;
+const MAX_ISSUER_CHARS: usize = 200;
 const MAX_PASSWORD_ITERATIONS: u64 = 10_000_000;
 
 fn field_error(field: &str, problem: impl std::fmt::Display) -> ConfigError {
@@ -70,6 +97,13 @@ fn flag(field: &str, raw: &str) -> Result<bool, ConfigError> {
         "false" | "0" | "no" => Ok(false),
         _ => Err(field_error(field, "malformed: expected true or false")),
     }
+}
+
+fn issuer(raw: &str) -> Result<String, ConfigError> {
+    if raw.is_empty() || raw.chars().count() > MAX_ISSUER_CHARS || raw.chars().any(char::is_control) {
+        return Err(field_error("token_issuer", format!("must be 1 to {MAX_ISSUER_CHARS} printable characters")));
+    }
+    Ok(raw.to_owned())
 }
 
 fn origins(raw: &str) -> AllowedOrigins {
@@ -115,7 +149,11 @@ impl Policy {
                     policy.password_iterations = n as u32;
                 }
                 "registration_enabled" => policy.registration_enabled = flag(field, value)?,
-                _ => policy.cors_allowed_origins = origins(value),
+                "cors_allowed_origins" => policy.cors_allowed_origins = origins(value),
+                "token_issuer" => policy.token_issuer = issuer(value)?,
+                "session_idle_seconds" => policy.session_idle_seconds = integer(field, value, 1, MAX_SESSION_SECONDS)?,
+                "session_max_seconds" => policy.session_max_seconds = integer(field, value, 1, MAX_SESSION_SECONDS)?,
+                _ => policy.refresh_reuse_grace_seconds = integer(field, value, 0, MAX_GRACE_SECONDS)?,
             }
         }
         Ok(policy)
@@ -148,6 +186,24 @@ mod tests {
         assert_eq!((defaults.token_ttl_seconds, defaults.password_iterations), (3600, 600_000));
         assert!(defaults.registration_enabled);
         assert_eq!(defaults.cors_allowed_origins, AllowedOrigins::Any);
+        assert_eq!(defaults.token_issuer, "auth-service");
+        assert_eq!((defaults.session_idle_seconds, defaults.session_max_seconds), (604_800, 2_592_000));
+        assert_eq!(defaults.refresh_reuse_grace_seconds, 10);
+    }
+
+    #[test]
+    fn session_fields() {
+        let policy = Policy::parse(Some(
+            "token_issuer=https://auth.example session_idle_seconds=120 session_max_seconds=600 refresh_reuse_grace_seconds=0",
+        ))
+        .unwrap();
+        assert_eq!(policy.token_issuer, "https://auth.example");
+        assert_eq!((policy.session_idle_seconds, policy.session_max_seconds, policy.refresh_reuse_grace_seconds), (120, 600, 0));
+        for bad in ["token_issuer=", "session_idle_seconds=0", "session_max_seconds=34560001", "refresh_reuse_grace_seconds=301"] {
+            let field = bad.split('=').next().unwrap();
+            let text = Policy::parse(Some(bad)).unwrap_err().to_string();
+            assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! JWT issuing and checking: HS256 with the shared secret key, the Flask
-//! service's claims (`user_id`, `username`, `exp`) plus `sub`, `iat`, `jti`.
+//! service's claims (`user_id`, `username`, `exp`) plus `sub`, `iat`, `jti`,
+//! `iss` and the session's `sid`.
 //! No `aud` and no `nbf`, which PyJWT peers would trip over (DESIGN.md §1).
 
 use jwt_simple::prelude::*;
@@ -18,6 +19,9 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub struct UserClaims {
     pub user_id: String,
     pub username: String,
+    /// The session the token belongs to; the Flask service's have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Why a token was refused, mapped to the contract's two 401 messages.
@@ -49,12 +53,13 @@ impl TokenKey {
         Ok(TokenKey(HS256Key::from_bytes(secret)))
     }
 
-    /// A signed token for `claims`, valid `ttl_seconds` from now.
-    pub fn issue(&self, claims: UserClaims, ttl_seconds: u64, jwt_id: String) -> Result<String, jwt_simple::Error> {
+    /// A signed token for `claims` from `issuer`, valid `ttl_seconds` from now.
+    pub fn issue(&self, claims: UserClaims, ttl_seconds: u64, jwt_id: String, issuer: &str) -> Result<String, jwt_simple::Error> {
         let subject = claims.user_id.clone();
         let mut claims = Claims::with_custom_claims(claims, Duration::from_secs(ttl_seconds))
             .with_subject(subject)
-            .with_jwt_id(jwt_id);
+            .with_jwt_id(jwt_id)
+            .with_issuer(issuer);
         claims.invalid_before = None;
         self.0.authenticate(claims)
     }
@@ -95,7 +100,7 @@ mod tests {
     }
 
     fn claims() -> UserClaims {
-        UserClaims { user_id: "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11".into(), username: "alice".into() }
+        UserClaims { user_id: "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11".into(), username: "alice".into(), sid: None }
     }
 
     fn b64(data: &[u8]) -> String {
@@ -123,16 +128,30 @@ mod tests {
 
     #[test]
     fn issued_token_round_trips_with_the_contract_claims() {
-        let token = key().issue(claims(), 3600, "jti-1".into()).unwrap();
+        let token = key().issue(claims(), 3600, "jti-1".into(), "auth-service").unwrap();
         assert_eq!(key().verify(&token), Ok(claims()));
         let payload = payload_of(&token);
         assert_eq!(payload["user_id"], claims().user_id);
         assert_eq!(payload["username"], "alice");
         assert_eq!(payload["sub"], claims().user_id);
         assert_eq!(payload["jti"], "jti-1");
+        assert_eq!(payload["iss"], "auth-service");
+        assert!(payload.get("sid").is_none(), "no session, no sid: {payload}");
         assert_eq!(payload["exp"].as_u64().unwrap() - payload["iat"].as_u64().unwrap(), 3600);
         assert!(payload.get("nbf").is_none(), "no nbf: {payload}");
         assert!(payload.get("aud").is_none(), "no aud: {payload}");
+    }
+
+    #[test]
+    fn a_session_token_carries_its_sid() {
+        let with_session = UserClaims { sid: Some("0f8fad5b-d9cb-469f-a165-70867728950e".into()), ..claims() };
+        let token = key().issue(with_session.clone(), 600, "j".into(), "https://auth.example").unwrap();
+        assert_eq!(key().verify(&token), Ok(with_session));
+        let payload = payload_of(&token);
+        assert_eq!((payload["sid"].as_str(), payload["iss"].as_str()), (Some("0f8fad5b-d9cb-469f-a165-70867728950e"), Some("https://auth.example")));
+        let exp = now() + 600;
+        let numeric_sid = format!(r#"{{"user_id":"u","username":"a","exp":{exp},"sid":7}}"#);
+        assert_eq!(key().verify(&sign_raw(r#"{"alg":"HS256"}"#, &numeric_sid)), Err(TokenError::Invalid));
     }
 
     #[test]
@@ -144,7 +163,7 @@ mod tests {
 
     #[test]
     fn expired_token_is_reported_as_expired() {
-        let token = key().issue(claims(), 3600, "j".into()).unwrap();
+        let token = key().issue(claims(), 3600, "j".into(), "auth-service").unwrap();
         let later = UnixTimeStamp::from_secs(now() + 3600 + LEEWAY_SECONDS + 1);
         assert_eq!(key().verify_at(&token, Some(later)), Err(TokenError::Expired));
         let payload = format!(r#"{{"user_id":"u","username":"a","exp":{}}}"#, now() - 60);
@@ -155,7 +174,7 @@ mod tests {
     fn rejected_tokens_are_invalid() {
         let exp = now() + 600;
         let good_payload = format!(r#"{{"user_id":"u","username":"a","exp":{exp}}}"#);
-        let valid = key().issue(claims(), 3600, "j".into()).unwrap();
+        let valid = key().issue(claims(), 3600, "j".into(), "auth-service").unwrap();
         let mut tampered = valid.clone();
         tampered.pop();
         tampered.push(if valid.ends_with('A') { 'B' } else { 'A' });
@@ -165,7 +184,7 @@ mod tests {
             ("alg HS512", sign_raw(r#"{"alg":"HS512"}"#, &good_payload)),
             ("alg RS256", sign_raw(r#"{"alg":"RS256"}"#, &good_payload)),
             ("tampered signature", tampered),
-            ("other key", other_key.issue(claims(), 3600, "j".into()).unwrap()),
+            ("other key", other_key.issue(claims(), 3600, "j".into(), "auth-service").unwrap()),
             ("future nbf", sign_raw(r#"{"alg":"HS256"}"#, &format!(r#"{{"user_id":"u","username":"a","exp":{exp},"nbf":{}}}"#, now() + 300))),
             ("no exp", sign_raw(r#"{"alg":"HS256"}"#, r#"{"user_id":"u","username":"a"}"#)),
             ("no user_id", sign_raw(r#"{"alg":"HS256"}"#, &format!(r#"{{"username":"a","exp":{exp}}}"#))),

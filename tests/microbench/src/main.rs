@@ -39,10 +39,10 @@ fn main() {
     }));
 
     let key = TokenKey::new(b"benchmark-secret-key-0123456789abcdef").expect("long key");
-    let claims = UserClaims { user_id: "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11".into(), username: "alice".into() };
-    let token = key.issue(claims.clone(), 3600, "jti".into()).expect("sign");
+    let claims = UserClaims { user_id: "6f1c2a9e-5a0b-4d8e-9a77-0c7f1f0b2c11".into(), username: "alice".into(), sid: None };
+    let token = key.issue(claims.clone(), 3600, "jti".into(), "auth-service").expect("sign");
     report("HS256 sign", time(20_000, || {
-        black_box(key.issue(black_box(claims.clone()), 3600, "jti".into()).expect("sign"));
+        black_box(key.issue(black_box(claims.clone()), 3600, "jti".into(), "auth-service").expect("sign"));
     }));
     report("HS256 verify", time(20_000, || {
         black_box(key.verify(black_box(&token)).expect("valid"));
