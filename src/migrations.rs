@@ -50,6 +50,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "flask_user_table", sql: include_str!("../migrations/postgres/0001_flask_user_table.sql") },
     Migration { version: 2, name: "user_account_columns", sql: include_str!("../migrations/postgres/0002_user_account_columns.sql") },
     Migration { version: 3, name: "event_outbox", sql: include_str!("../migrations/postgres/0003_event_outbox.sql") },
+    Migration { version: 4, name: "sessions", sql: include_str!("../migrations/postgres/0004_sessions.sql") },
 ];
 
 /// SQLite's migrations: the same versions and names as [`POSTGRES`].
@@ -57,6 +58,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 1, name: "flask_user_table", sql: include_str!("../migrations/sqlite/0001_flask_user_table.sql") },
     Migration { version: 2, name: "user_account_columns", sql: include_str!("../migrations/sqlite/0002_user_account_columns.sql") },
     Migration { version: 3, name: "event_outbox", sql: include_str!("../migrations/sqlite/0003_event_outbox.sql") },
+    Migration { version: 4, name: "sessions", sql: include_str!("../migrations/sqlite/0004_sessions.sql") },
 ];
 
 /// The schema version both dialects reach.
@@ -93,6 +95,8 @@ mod tests {
         let triggers: Vec<String> = SQLITE[2].statements().into_iter().filter(|s| s.starts_with("CREATE TRIGGER")).collect();
         assert_eq!(triggers.len(), 3);
         assert!(triggers.iter().all(|t| t.matches(';').count() == 3), "{triggers:#?}");
+        let triggers: Vec<String> = SQLITE[3].statements().into_iter().filter(|s| s.starts_with("CREATE TRIGGER")).collect();
+        assert_eq!(triggers.len(), 3, "{triggers:#?}");
     }
 
     #[test]
@@ -105,7 +109,7 @@ mod tests {
     #[test]
     fn pending_skips_applied_versions() {
         assert_eq!(pending(POSTGRES, 0).count(), POSTGRES.len());
-        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3]);
+        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3, 4]);
         assert_eq!(pending(POSTGRES, 99).count(), 0);
     }
 }

@@ -54,6 +54,95 @@ fn registration_params<V>(user: &NewUser<'_>, event: &Event, text: impl Fn(&str)
     ]
 }
 
+/// The session a login opens.
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub idle_seconds: i64,
+    pub max_seconds: i64,
+    pub user_agent: Option<&'a str>,
+    pub ip: Option<&'a str>,
+}
+
+/// What a refresh token presented to [`Store::refresh`] turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// The session is live and its newest token is of `generation`: this
+    /// refresh rotated to it, or a concurrent one did within the grace
+    /// window. Either way the answer is that token.
+    Renewed { generation: u32, user: User },
+    /// An older token was replayed: the session is revoked now and
+    /// `RefreshTokenReused` is queued.
+    Reused,
+    /// No such live session, or a token it never reached.
+    Invalid,
+}
+
+/// How refreshes treat a session.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshTerms {
+    pub idle_seconds: i64,
+    pub grace_seconds: i64,
+}
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutScope {
+    /// The caller's session.
+    Local,
+    /// All the user's sessions but the caller's.
+    Others,
+    /// All the user's sessions.
+    Global,
+}
+
+impl LogoutScope {
+    pub fn parse(text: &str) -> Option<LogoutScope> {
+        match text {
+            "local" => Some(LogoutScope::Local),
+            "others" => Some(LogoutScope::Others),
+            "global" => Some(LogoutScope::Global),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogoutScope::Local => "local",
+            LogoutScope::Others => "others",
+            LogoutScope::Global => "global",
+        }
+    }
+}
+
+/// The bearer of an access token: its user, and its session when the
+/// token names one (the Flask service's do not).
+#[derive(Debug, Clone, Copy)]
+pub struct Bearer<'a> {
+    pub user_id: &'a str,
+    pub session_id: Option<&'a str>,
+}
+
+/// What ending sessions achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Done, and the event is queued.
+    Done,
+    /// The caller's own session is no longer live: nothing was done.
+    CallerRevoked,
+    /// The session to end is not a live session of the caller's.
+    NotFound,
+}
+
+/// One live session, as `GET /sessions` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: String,
+    pub last_used_at: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
 /// The outbox backlog, for health.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backlog {
@@ -96,10 +185,28 @@ pub trait Store {
     /// to; a username match wins.
     fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable>;
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable>;
-    /// Records a good login with its event, resetting the failure count and
-    /// replacing the hash when `new_hash` is given; `false` when the account
-    /// vanished meanwhile (then nothing is written).
-    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, event: &Event) -> Result<bool, Unavailable>;
+    /// The user of an access token that names session `session_id`, and
+    /// whether that session is live (not revoked, not past its end).
+    fn find_session_user(&self, user_id: &str, session_id: &str) -> Result<Option<(User, bool)>, Unavailable>;
+    /// Records a good login with its event and opens its session, resetting
+    /// the failure count and replacing the hash when `new_hash` is given;
+    /// `false` when the account vanished meanwhile (then nothing is written).
+    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event)
+        -> Result<bool, Unavailable>;
+    /// Rotates a session's refresh token, atomically: of two refreshes with
+    /// the same token one rotates and the other, within the grace window,
+    /// is answered with the same successor. A replay of an older token
+    /// revokes the session and queues `RefreshTokenReused` with id
+    /// `reuse_event_id`.
+    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str)
+        -> Result<Refresh, Unavailable>;
+    /// Ends the bearer's sessions of `scope` and queues `event`.
+    fn logout(&self, bearer: Bearer<'_>, scope: LogoutScope, event: &Event) -> Result<Ended, Unavailable>;
+    /// Ends one live session of the bearer's user and queues `event`.
+    fn end_session(&self, bearer: Bearer<'_>, session_id: &str, event: &Event) -> Result<Ended, Unavailable>;
+    /// The user's live sessions, newest first; `None` when the bearer's own
+    /// session is no longer live.
+    fn list_sessions(&self, bearer: Bearer<'_>) -> Result<Option<Vec<SessionInfo>>, Unavailable>;
     /// Records a failed login with its event, counting it against the
     /// account when there is one.
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable>;

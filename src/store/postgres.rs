@@ -3,7 +3,10 @@
 //! so each endpoint costs as few round trips as possible.
 
 use super::postgres_sql as sql;
-use super::{Backlog, BatchOutcome, NewUser, PendingEvent, Registration, Store, User};
+use super::{
+    Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
+    SessionInfo, Store, User,
+};
 use crate::config::DatabaseUrl;
 use crate::errors::Unavailable;
 use crate::events::Event;
@@ -128,11 +131,107 @@ impl Store for PgStore {
         Ok(first_user(&rows, false))
     }
 
-    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, event: &Event) -> Result<bool, Unavailable> {
+    fn find_session_user(&self, user_id: &str, session_id: &str) -> Result<Option<(User, bool)>, Unavailable> {
+        let rows = self.with_schema("looking up a session", |c| c.query(sql::FIND_SESSION_USER, &[text(user_id), text(session_id)]))?;
+        let live = matches!(rows.rows.first().and_then(|r| r.get(3)), Some(DbValue::Boolean(true)));
+        Ok(first_user(&rows, false).map(|user| (user, live)))
+    }
+
+    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
         let hash = new_hash.map_or(ParameterValue::DbNull, text);
-        let params = [text(user_id), hash, text(&event.id), text(event.name), json(event)];
+        let optional = |value: Option<&str>| value.map_or(ParameterValue::DbNull, text);
+        let params = [
+            text(user_id),
+            hash,
+            text(&event.id),
+            text(event.name),
+            json(event),
+            text(session.id),
+            ParameterValue::Int64(session.idle_seconds),
+            ParameterValue::Int64(session.max_seconds),
+            optional(session.user_agent),
+            optional(session.ip),
+        ];
         let rows = self.with_schema("recording a login", |c| c.execute(sql::LOGIN_SUCCEEDED, &params))?;
         Ok(rows == 1)
+    }
+
+    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str) -> Result<Refresh, Unavailable> {
+        let params = [
+            text(session_id),
+            ParameterValue::Int64(generation.into()),
+            ParameterValue::Int64(terms.idle_seconds),
+            ParameterValue::Int64(terms.grace_seconds),
+            text(reuse_event_id),
+        ];
+        let rows = self.with_schema("refreshing a session", |c| c.query(sql::REFRESH, &params))?;
+        let Some(row) = rows.rows.first() else { return Ok(Refresh::Invalid) };
+        Ok(match (row.first(), row.get(1), user_at(row, 2)) {
+            (Some(DbValue::Str(verdict)), Some(DbValue::Int64(newest)), Some(user)) if verdict == "renewed" => {
+                match u32::try_from(*newest) {
+                    Ok(generation) => Refresh::Renewed { generation, user },
+                    Err(_) => Refresh::Invalid,
+                }
+            }
+            (Some(DbValue::Str(verdict)), ..) if verdict == "reused" => Refresh::Reused,
+            _ => Refresh::Invalid,
+        })
+    }
+
+    fn logout(&self, bearer: Bearer<'_>, scope: LogoutScope, event: &Event) -> Result<Ended, Unavailable> {
+        let params = [
+            text(bearer.user_id),
+            bearer.session_id.map_or(ParameterValue::DbNull, text),
+            text(scope.as_str()),
+            text(&event.id),
+            text(event.name),
+            json(event),
+        ];
+        let rows = self.with_schema("logging out", |c| c.query(sql::LOGOUT, &params))?;
+        Ok(match rows.rows.first().and_then(|r| r.first()) {
+            Some(DbValue::Boolean(true)) => Ended::Done,
+            _ => Ended::CallerRevoked,
+        })
+    }
+
+    fn end_session(&self, bearer: Bearer<'_>, session_id: &str, event: &Event) -> Result<Ended, Unavailable> {
+        let params = [
+            text(bearer.user_id),
+            bearer.session_id.map_or(ParameterValue::DbNull, text),
+            text(session_id),
+            text(&event.id),
+            text(event.name),
+            json(event),
+        ];
+        let rows = self.with_schema("ending a session", |c| c.query(sql::END_SESSION, &params))?;
+        Ok(match rows.rows.first().map(|r| (r.first(), r.get(1))) {
+            Some((Some(DbValue::Boolean(true)), Some(DbValue::Boolean(true)))) => Ended::Done,
+            Some((Some(DbValue::Boolean(true)), _)) => Ended::NotFound,
+            _ => Ended::CallerRevoked,
+        })
+    }
+
+    fn list_sessions(&self, bearer: Bearer<'_>) -> Result<Option<Vec<SessionInfo>>, Unavailable> {
+        let params = [text(bearer.user_id), bearer.session_id.map_or(ParameterValue::DbNull, text)];
+        let rows = self.with_schema("listing sessions", |c| c.query(sql::LIST_SESSIONS, &params))?;
+        if !matches!(rows.rows.first().and_then(|r| r.first()), Some(DbValue::Boolean(true))) {
+            return Ok(None);
+        }
+        let optional = |value: Option<&DbValue>| cell_text(value);
+        Ok(Some(
+            rows.rows
+                .iter()
+                .filter_map(|row| {
+                    Some(SessionInfo {
+                        id: cell_text(row.get(1))?,
+                        created_at: cell_text(row.get(2))?,
+                        last_used_at: cell_text(row.get(3))?,
+                        user_agent: optional(row.get(4)),
+                        ip: optional(row.get(5)),
+                    })
+                })
+                .collect(),
+        ))
     }
 
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable> {
@@ -227,10 +326,15 @@ impl Store for PgStore {
 /// The user in the first row, or `None` when the row is the join's nulls.
 fn first_user(rows: &RowSet, with_password: bool) -> Option<User> {
     let row = rows.rows.first()?;
+    Some(User { password: if with_password { cell_text(row.get(3)) } else { None }, ..user_at(row, 0)? })
+}
+
+/// The user whose id, username and e-mail start at column `at`.
+fn user_at(row: &[DbValue], at: usize) -> Option<User> {
     Some(User {
-        id: cell_text(row.first())?,
-        username: cell_text(row.get(1))?,
-        email: cell_text(row.get(2))?,
-        password: if with_password { cell_text(row.get(3)) } else { None },
+        id: cell_text(row.get(at))?,
+        username: cell_text(row.get(at + 1))?,
+        email: cell_text(row.get(at + 2))?,
+        password: None,
     })
 }

@@ -20,14 +20,116 @@ pub const FIND_LOGIN_USER: &str = r#"SELECT u.id, u.username, u.email, u.passwor
 pub const FIND_USER: &str = r#"SELECT u.id, u.username, u.email
     FROM (SELECT 1) AS one
     LEFT JOIN "user" u ON u.id = $1"#;
+/// An access token's user and whether its session (`$2`) is live, in
+/// `/profile`'s one statement.
+pub const FIND_SESSION_USER: &str = r#"SELECT u.id, u.username, u.email, s.id IS NOT NULL
+    FROM (SELECT 1) AS one
+    LEFT JOIN "user" u ON u.id = $1
+    LEFT JOIN auth_session s ON s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > now()"#;
 /// A good login: reset the failure counter, stamp the time, replace the
-/// hash when `$2` is not null, and queue the event, atomically.
+/// hash when `$2` is not null, open the session (`$6`, idle and absolute
+/// lifetimes `$7` and `$8` seconds, user agent `$9`, address `$10`) and
+/// queue the event, atomically.
 pub const LOGIN_SUCCEEDED: &str = r#"WITH updated AS (
         UPDATE "user" SET password = COALESCE($2::varchar, password),
             last_login_at = now(), failed_login_count = 0,
             updated_at = CASE WHEN $2::varchar IS NULL THEN updated_at ELSE now() END
-        WHERE id = $1 RETURNING id)
+        WHERE id = $1 RETURNING id),
+    opened AS (
+        INSERT INTO auth_session (id, user_id, idle_expires_at, expires_at, user_agent, ip)
+        SELECT $6::varchar, id, now() + LEAST($7::int8, $8::int8) * interval '1 second',
+            now() + $8::int8 * interval '1 second', $9::varchar, $10::varchar
+        FROM updated)
     INSERT INTO auth_outbox (id, event, payload) SELECT $3::varchar, $4::varchar, $5::jsonb FROM updated"#;
+/// A refresh with the token of generation `$2` of session `$1`. The session
+/// row is locked first, so that of two refreshes racing with one token the
+/// second sees the first's rotation: within `$4` seconds of it, it gets the
+/// same successor (`renewed`); an older token revokes the session and
+/// queues `RefreshTokenReused` (id `$5`, built here because only the row
+/// knows the user). A rotation moves the idle end `$3` seconds ahead, never
+/// past the absolute end. Always one row: the verdict, the session's newest
+/// generation and its user.
+pub const REFRESH: &str = r#"WITH s AS (
+        SELECT id, user_id, refresh_generation,
+            CASE
+                WHEN revoked_at IS NOT NULL OR now() >= expires_at OR now() >= idle_expires_at THEN 'invalid'
+                WHEN refresh_generation = $2::int8 THEN 'rotate'
+                WHEN refresh_generation = $2::int8 + 1 AND now() < rotated_at + $4::int8 * interval '1 second' THEN 'renewed'
+                WHEN refresh_generation > $2::int8 THEN 'reused'
+                ELSE 'invalid'
+            END AS verdict
+        FROM auth_session WHERE id = $1 FOR UPDATE),
+    rotated AS (
+        UPDATE auth_session t SET refresh_generation = t.refresh_generation + 1, rotated_at = now(), last_used_at = now(),
+            idle_expires_at = LEAST(now() + $3::int8 * interval '1 second', t.expires_at)
+        FROM s WHERE t.id = s.id AND s.verdict = 'rotate'
+        RETURNING t.refresh_generation),
+    revoked AS (
+        UPDATE auth_session t SET revoked_at = now(), revoked_reason = 'refresh_token_reused', revoked_event_id = $5::varchar
+        FROM s WHERE t.id = s.id AND s.verdict = 'reused'
+        RETURNING t.id, t.user_id),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload)
+        SELECT $5::varchar, 'RefreshTokenReused', jsonb_build_object('event', 'RefreshTokenReused',
+            'data', jsonb_build_object('user_id', user_id, 'session_id', id),
+            'timestamp', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'id', $5::varchar)
+        FROM revoked)
+    SELECT CASE s.verdict WHEN 'rotate' THEN 'renewed' ELSE s.verdict END,
+        COALESCE((SELECT refresh_generation FROM rotated), s.refresh_generation)::int8, u.id, u.username, u.email
+    FROM (SELECT 1) AS one
+    LEFT JOIN s ON true
+    LEFT JOIN "user" u ON u.id = s.user_id"#;
+/// Whether the bearer (user `$1`, session `$2`, null for a token without
+/// one) may act: its session is live.
+macro_rules! live_bearer {
+    () => {
+        "($2::varchar IS NULL OR EXISTS (SELECT 1 FROM auth_session WHERE id = $2 AND user_id = $1
+            AND revoked_at IS NULL AND expires_at > now()))"
+    };
+}
+/// A logout of scope `$3` (local, others, global) by a live bearer: its
+/// sessions of that scope end and the event (`$4`–`$6`) is queued. One row:
+/// whether the bearer was live.
+pub const LOGOUT: &str = concat!(
+    "WITH bearer AS (SELECT ",
+    live_bearer!(),
+    " AS live),
+    ended AS (
+        UPDATE auth_session SET revoked_at = now(), revoked_reason = 'logout'
+        WHERE user_id = $1 AND revoked_at IS NULL AND (SELECT live FROM bearer)
+            AND CASE $3::varchar WHEN 'local' THEN id = $2 WHEN 'others' THEN id IS DISTINCT FROM $2 ELSE true END
+        RETURNING id),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload) SELECT $4::varchar, $5::varchar, $6::jsonb FROM bearer WHERE live)
+    SELECT live FROM bearer"
+);
+/// Ends session `$3` when it is a live session of the live bearer's user,
+/// and queues the event (`$4`–`$6`). One row: whether the bearer was live,
+/// whether the session ended.
+pub const END_SESSION: &str = concat!(
+    "WITH bearer AS (SELECT ",
+    live_bearer!(),
+    " AS live),
+    ended AS (
+        UPDATE auth_session SET revoked_at = now(), revoked_reason = 'logout'
+        WHERE id = $3 AND user_id = $1 AND revoked_at IS NULL AND expires_at > now() AND (SELECT live FROM bearer)
+        RETURNING id),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload) SELECT $4::varchar, $5::varchar, $6::jsonb FROM ended)
+    SELECT live, EXISTS (SELECT 1 FROM ended) FROM bearer"
+);
+/// The live sessions of the bearer's user, newest first, when the bearer
+/// is live; at least one row (the first column says whether it was).
+pub const LIST_SESSIONS: &str = concat!(
+    "SELECT b.live, s.id, to_char(s.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+        to_char(s.last_used_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), s.user_agent, s.ip
+    FROM (SELECT ",
+    live_bearer!(),
+    " AS live) AS b
+    LEFT JOIN auth_session s ON b.live AND s.user_id = $1 AND s.revoked_at IS NULL
+        AND s.expires_at > now() AND s.idle_expires_at > now()
+    ORDER BY s.created_at DESC, s.id"
+);
 /// A failed login: count it against the account (if any) and queue the event.
 pub const LOGIN_FAILED: &str = r#"WITH counted AS (
         UPDATE "user" SET failed_login_count = failed_login_count + 1 WHERE id = $1 RETURNING id)

@@ -17,7 +17,10 @@
 //! and only then does the request answer 503 `database_busy`.
 
 use super::sqlite_sql as sql;
-use super::{Backlog, BatchOutcome, NewUser, PendingEvent, Registration, Store, User};
+use super::{
+    Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
+    SessionInfo, Store, User,
+};
 use crate::errors::Unavailable;
 use crate::events::Event;
 use crate::migrations;
@@ -93,6 +96,16 @@ fn cell_text(value: Option<&Value>) -> Option<String> {
         Some(Value::Text(s)) => Some(s.clone()),
         _ => None,
     }
+}
+
+/// The user whose id, username and e-mail start at column `at`.
+fn user_at(row: &[Value], at: usize) -> Option<User> {
+    Some(User {
+        id: cell_text(row.get(at))?,
+        username: cell_text(row.get(at + 1))?,
+        email: cell_text(row.get(at + 2))?,
+        password: None,
+    })
 }
 
 fn first_row(result: &QueryResult) -> Option<&[Value]> {
@@ -175,12 +188,7 @@ impl SqliteStore {
     fn query_user(&self, what: &str, statement: &str, params: &[Value], with_password: bool) -> Result<Option<User>, Unavailable> {
         let result = self.with_schema(what, || self.exec(statement, params))?;
         Ok(first_row(&result).and_then(|row| {
-            Some(User {
-                id: cell_text(row.first())?,
-                username: cell_text(row.get(1))?,
-                email: cell_text(row.get(2))?,
-                password: if with_password { cell_text(row.get(3)) } else { None },
-            })
+            Some(User { password: if with_password { cell_text(row.get(3)) } else { None }, ..user_at(row, 0)? })
         }))
     }
 
@@ -208,6 +216,30 @@ impl SqliteStore {
         self.with_schema(what, || self.exec(statement, params))?;
         let check = self.retrying(|| self.exec(sql::EVENT_QUEUED, &[text(&event.id)])).map_err(|e| classify(what, &e))?;
         Ok(matches!(first_row(&check), Some([Value::Integer(1)])))
+    }
+
+    /// Logs out (`scope` local, others, global) or ends session `target`
+    /// (`scope` session); when nothing happened, tells why.
+    fn end(&self, bearer: Bearer<'_>, scope: &str, target: Option<&str>, event: &Event) -> Result<Ended, Unavailable> {
+        let session = bearer.session_id.map_or(Value::Null, text);
+        let params = [
+            text(bearer.user_id),
+            session.clone(),
+            text(scope),
+            target.map_or(Value::Null, text),
+            text(&event.id),
+            text(event.name),
+            json(event),
+        ];
+        if self.queued("ending sessions", sql::LOGOUT, &params, event)? {
+            return Ok(Ended::Done);
+        }
+        let what = "checking a session";
+        let live = self.retrying(|| self.exec(sql::BEARER_LIVE, &[text(bearer.user_id), session.clone()])).map_err(|e| classify(what, &e))?;
+        Ok(match first_row(&live) {
+            Some([Value::Integer(1)]) => Ended::NotFound,
+            _ => Ended::CallerRevoked,
+        })
     }
 
     fn release_lease(&self, after_seq: i64) -> Result<bool, Error> {
@@ -246,9 +278,83 @@ impl Store for SqliteStore {
         self.query_user("looking up a user", sql::FIND_USER, &[text(id)], false)
     }
 
-    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, event: &Event) -> Result<bool, Unavailable> {
-        let params = [text(user_id), new_hash.map_or(Value::Null, text), text(&event.id), text(event.name), json(event)];
+    fn find_session_user(&self, user_id: &str, session_id: &str) -> Result<Option<(User, bool)>, Unavailable> {
+        let params = [text(user_id), text(session_id)];
+        let result = self.with_schema("looking up a session", || self.exec(sql::FIND_SESSION_USER, &params))?;
+        Ok(first_row(&result).and_then(|row| {
+            let live = matches!(row.get(3), Some(Value::Integer(1)));
+            Some((user_at(row, 0)?, live))
+        }))
+    }
+
+    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
+        let optional = |value: Option<&str>| value.map_or(Value::Null, text);
+        let params = [
+            text(user_id),
+            optional(new_hash),
+            text(&event.id),
+            text(event.name),
+            json(event),
+            text(session.id),
+            Value::Integer(session.idle_seconds),
+            Value::Integer(session.max_seconds),
+            optional(session.user_agent),
+            optional(session.ip),
+        ];
         self.queued("recording a login", sql::LOGIN_SUCCEEDED, &params, event)
+    }
+
+    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str) -> Result<Refresh, Unavailable> {
+        let params = [
+            text(session_id),
+            Value::Integer(generation.into()),
+            Value::Integer(terms.idle_seconds),
+            Value::Integer(terms.grace_seconds),
+            text(reuse_event_id),
+        ];
+        let result = self.with_schema("refreshing a session", || self.exec(sql::REFRESH, &params))?;
+        Ok(match first_row(&result) {
+            Some([_, Value::Text(revoked_by), ..]) if revoked_by == reuse_event_id => Refresh::Reused,
+            Some([Value::Integer(newest), Value::Null, rest @ ..]) if *newest == i64::from(generation) + 1 => {
+                match (u32::try_from(*newest), user_at(rest, 0)) {
+                    (Ok(generation), Some(user)) => Refresh::Renewed { generation, user },
+                    _ => Refresh::Invalid,
+                }
+            }
+            _ => Refresh::Invalid,
+        })
+    }
+
+    fn logout(&self, bearer: Bearer<'_>, scope: LogoutScope, event: &Event) -> Result<Ended, Unavailable> {
+        self.end(bearer, scope.as_str(), None, event)
+    }
+
+    fn end_session(&self, bearer: Bearer<'_>, session_id: &str, event: &Event) -> Result<Ended, Unavailable> {
+        self.end(bearer, "session", Some(session_id), event)
+    }
+
+    fn list_sessions(&self, bearer: Bearer<'_>) -> Result<Option<Vec<SessionInfo>>, Unavailable> {
+        let params = [text(bearer.user_id), bearer.session_id.map_or(Value::Null, text)];
+        let result = self.with_schema("listing sessions", || self.exec(sql::LIST_SESSIONS, &params))?;
+        if !matches!(first_row(&result), Some([Value::Integer(1), ..])) {
+            return Ok(None);
+        }
+        Ok(Some(
+            result
+                .rows
+                .iter()
+                .filter_map(|row| {
+                    let row = row.values.as_slice();
+                    Some(SessionInfo {
+                        id: cell_text(row.get(1))?,
+                        created_at: cell_text(row.get(2))?,
+                        last_used_at: cell_text(row.get(3))?,
+                        user_agent: cell_text(row.get(4)),
+                        ip: cell_text(row.get(5)),
+                    })
+                })
+                .collect(),
+        ))
     }
 
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable> {

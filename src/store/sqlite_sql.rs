@@ -29,11 +29,98 @@ pub const FIND_LOGIN_USER: &str = r#"SELECT id, username, email, password FROM "
     ORDER BY username = ?1 DESC
     LIMIT 1"#;
 pub const FIND_USER: &str = r#"SELECT id, username, email FROM "user" WHERE id = ?1"#;
+/// An access token's user and whether its session (`?2`) is live.
+pub const FIND_SESSION_USER: &str = concat!(
+    r#"SELECT u.id, u.username, u.email, EXISTS (SELECT 1 FROM auth_session s WHERE s.id = ?2 AND s.user_id = u.id
+        AND s.revoked_at IS NULL AND s.expires_at > "#,
+    now_iso!(),
+    r#")
+    FROM "user" u WHERE u.id = ?1"#
+);
 /// A good login: queue the event, reset the failure counter, stamp the
-/// time and replace the hash when `?2` is not null, unless the account is
-/// gone (then nothing is written).
-pub const LOGIN_SUCCEEDED: &str = "INSERT INTO auth_login_succeeded (user_id, new_hash, event_id, event, payload)
-    VALUES (?1, ?2, ?3, ?4, ?5)";
+/// time, replace the hash when `?2` is not null and open the session,
+/// unless the account is gone (then nothing is written).
+pub const LOGIN_SUCCEEDED: &str = "INSERT INTO auth_login_session (user_id, new_hash, event_id, event, payload,
+        session_id, idle_seconds, max_seconds, user_agent, ip)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+/// The session's state after a reuse test, as the refresh's verdict.
+macro_rules! reused {
+    () => {
+        concat!(
+            "(refresh_generation > ?2 AND NOT (refresh_generation = ?2 + 1 AND rotated_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?4 || ' seconds')))"
+        )
+    };
+}
+/// A refresh with the token of generation `?2` of session `?1`, one
+/// UPDATE under the writer lock: the newest token rotates (the idle end
+/// moves `?3` seconds ahead, never past the absolute end); the token just
+/// rotated, within `?4` seconds, changes nothing; an older one revokes the
+/// session, naming the event `?5`, which the `auth_session_reused` trigger
+/// queues. No row when there is no live session; otherwise its newest
+/// generation, the event id when this refresh revoked it, and its user.
+/// (`revoked_at IS NOT NULL` in RETURNING came back 1 for a null here,
+/// with SQLite 3.40, so the id is returned instead.)
+pub const REFRESH: &str = concat!(
+    "UPDATE auth_session SET
+        refresh_generation = refresh_generation + (refresh_generation = ?2),
+        rotated_at = CASE WHEN refresh_generation = ?2 THEN ",
+    now_iso!(),
+    " ELSE rotated_at END,
+        last_used_at = CASE WHEN refresh_generation = ?2 THEN ",
+    now_iso!(),
+    " ELSE last_used_at END,
+        idle_expires_at = CASE WHEN refresh_generation = ?2
+            THEN min(strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || ?3 || ' seconds'), expires_at) ELSE idle_expires_at END,
+        revoked_at = CASE WHEN ",
+    reused!(),
+    " THEN ",
+    now_iso!(),
+    " END,
+        revoked_reason = CASE WHEN ",
+    reused!(),
+    " THEN 'refresh_token_reused' END,
+        revoked_event_id = CASE WHEN ",
+    reused!(),
+    " THEN ?5 END
+    WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ",
+    now_iso!(),
+    " AND idle_expires_at > ",
+    now_iso!(),
+    r#"
+    RETURNING refresh_generation, revoked_event_id, user_id,
+        (SELECT username FROM "user" u WHERE u.id = auth_session.user_id),
+        (SELECT email FROM "user" u WHERE u.id = auth_session.user_id)"#
+);
+/// Logging out or ending one session (`auth_logout`'s trigger decides);
+/// [`EVENT_QUEUED`] tells whether it happened.
+pub const LOGOUT: &str = "INSERT INTO auth_logout (user_id, session_id, scope, target_id, event_id, event, payload)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// Whether the bearer (user `?1`, session `?2`, null for a token without
+/// one) is live.
+macro_rules! live_bearer {
+    () => {
+        concat!(
+            "(?2 IS NULL OR EXISTS (SELECT 1 FROM auth_session WHERE id = ?2 AND user_id = ?1 AND revoked_at IS NULL AND expires_at > ",
+            now_iso!(),
+            "))"
+        )
+    };
+}
+pub const BEARER_LIVE: &str = concat!("SELECT ", live_bearer!());
+/// The live sessions of the bearer's user, newest first, when the bearer
+/// is live; at least one row (the first column says whether it was).
+pub const LIST_SESSIONS: &str = concat!(
+    "SELECT b.live, s.id, s.created_at, s.last_used_at, s.user_agent, s.ip
+    FROM (SELECT ",
+    live_bearer!(),
+    " AS live) AS b
+    LEFT JOIN auth_session s ON b.live AND s.user_id = ?1 AND s.revoked_at IS NULL AND s.expires_at > ",
+    now_iso!(),
+    " AND s.idle_expires_at > ",
+    now_iso!(),
+    "
+    ORDER BY s.created_at DESC, s.id"
+);
 /// Whether a unit queued its event (and so made its changes).
 pub const EVENT_QUEUED: &str = "SELECT EXISTS (SELECT 1 FROM auth_outbox WHERE id = ?1)";
 /// A failed login: count it against the account (if any), queue the event.
