@@ -34,7 +34,7 @@ pub fn decorate(mut response: Response, origin: &str, allowed: &AllowedOrigins) 
 pub fn preflight(methods: &[Method]) -> Response {
     let allow = Method::allow_list(methods);
     // No body, so no content type.
-    Response { status: 204, headers: Vec::new(), body: Vec::new() }
+    Response::empty(204)
         .with_header("allow", allow.clone())
         .with_header("access-control-allow-methods", allow)
         .with_header("access-control-allow-headers", ALLOWED_HEADERS)

@@ -8,6 +8,10 @@ pub const USER_LOGGED_IN: &str = "UserLoggedIn";
 pub const USER_LOGIN_FAILED: &str = "UserLoginFailed";
 pub const USER_REGISTERED: &str = "UserRegistered";
 pub const TEST_EVENT: &str = "TestEvent";
+pub const USER_LOGGED_OUT: &str = "UserLoggedOut";
+/// Built by the stores in the refresh's own statement (only the session
+/// row knows its user): `{"user_id","session_id"}`.
+pub const REFRESH_TOKEN_REUSED: &str = "RefreshTokenReused";
 
 /// An event ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +50,12 @@ impl Event {
 
     pub fn user_registered(user_id: &str, username: &str, email: &str) -> Event {
         Event::new(USER_REGISTERED, json!({"user_id": user_id, "username": username, "email": email}))
+    }
+
+    /// `scope` is local, others or global (`POST /logout`), or session
+    /// (`DELETE /sessions/{id}`, which names the session ended).
+    pub fn user_logged_out(user_id: &str, session_id: Option<&str>, scope: &str) -> Event {
+        Event::new(USER_LOGGED_OUT, json!({"user_id": user_id, "session_id": session_id, "scope": scope}))
     }
 
     pub fn test_event(msg: &str) -> Event {

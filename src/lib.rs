@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod policy;
 pub mod response;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 
@@ -42,6 +43,10 @@ pub enum Route {
     AdminMigrate,
     AdminFlush,
     OpenApi,
+    TokenRefresh,
+    Logout,
+    Sessions,
+    Session,
 }
 
 /// Work left for after the response has gone out.
@@ -54,6 +59,7 @@ pub enum After {
 
 const GET: &[Method] = &[Method::Get, Method::Head];
 const POST: &[Method] = &[Method::Post];
+const DELETE: &[Method] = &[Method::Delete];
 
 /// The route table: path, route and the methods it serves (every path
 /// also answers `OPTIONS`, the CORS preflight). `openapi.json` documents
@@ -68,11 +74,24 @@ pub const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/admin/migrate", Route::AdminMigrate, POST),
     ("/admin/outbox/flush", Route::AdminFlush, POST),
     ("/openapi.json", Route::OpenApi, GET),
+    ("/token/refresh", Route::TokenRefresh, POST),
+    ("/logout", Route::Logout, POST),
+    ("/sessions", Route::Sessions, GET),
+    ("/sessions/{id}", Route::Session, DELETE),
 ];
 
 /// The route for a path and the methods it serves.
 pub fn route(path: &str) -> Option<(Route, &'static [Method])> {
-    ROUTES.iter().find(|(p, ..)| *p == path).map(|&(_, route, methods)| (route, methods))
+    ROUTES.iter().find(|(p, ..)| matches_template(p, path)).map(|&(_, route, methods)| (route, methods))
+}
+
+/// A path matches its template exactly, or, where the template ends in a
+/// `{parameter}`, with one non-empty segment in its place.
+fn matches_template(template: &str, path: &str) -> bool {
+    match template.split_once('{') {
+        None => template == path,
+        Some((prefix, _)) => path.strip_prefix(prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains('/')),
+    }
 }
 
 fn handle(route: Route, req: &Request) -> (Response, After) {
@@ -86,10 +105,20 @@ fn handle(route: Route, req: &Request) -> (Response, After) {
         Route::AdminMigrate => handlers::admin::migrate(req),
         Route::AdminFlush => handlers::admin::flush(req),
         Route::OpenApi => handlers::openapi::get(req),
+        Route::TokenRefresh => handlers::refresh::post(req),
+        Route::Logout => handlers::logout::post(req),
+        Route::Sessions => handlers::sessions::list(req),
+        Route::Session => handlers::sessions::delete(req),
     };
     let response = result.unwrap_or_else(ApiError::into_response);
-    // Logins (good or bad) and registrations wrote an event.
-    let wrote_event = matches!(route, Route::Login | Route::Register) && matches!(response.status, 200 | 201 | 401);
+    // Logins (good or bad), registrations and logouts wrote an event, and
+    // so did a refresh that caught a replay (a 401 like any other refusal,
+    // so the handler says so).
+    let wrote_event = match route {
+        Route::Login | Route::Register => matches!(response.status, 200 | 201 | 401),
+        Route::Logout | Route::Session => response.status == 204,
+        _ => handlers::take_queued_event(),
+    };
     (response, if wrote_event { After::DeliverOutbox } else { After::Nothing })
 }
 
@@ -142,6 +171,11 @@ mod tests {
         assert_eq!(route("/profile").map(|r| r.1), Some(GET));
         assert_eq!(route("/login/"), None);
         assert_eq!(route("/LOGIN"), None);
+        assert_eq!(route("/sessions").map(|r| r.0), Some(Route::Sessions));
+        assert_eq!(route("/sessions/0f8fad5b-d9cb-469f-a165-70867728950e").map(|r| r.0), Some(Route::Session));
+        for unrouted in ["/sessions/", "/sessions/a/b", "/sessionsx", "/sessions/a/"] {
+            assert_eq!(route(unrouted), None, "{unrouted}");
+        }
     }
 
     /// `openapi.json` documents exactly the route table's paths, each with

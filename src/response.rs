@@ -22,6 +22,11 @@ impl Response {
         Response { status, headers: vec![("content-type".to_owned(), content_type.to_owned())], body }
     }
 
+    /// A response without a body or a content type (204).
+    pub fn empty(status: u16) -> Response {
+        Response { status, headers: Vec::new(), body: Vec::new() }
+    }
+
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
         self.headers.push((name.to_owned(), value.into()));
         self

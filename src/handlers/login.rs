@@ -1,4 +1,5 @@
-//! `POST /login`: username or e-mail and password → JWT.
+//! `POST /login`: username or e-mail and password → JWT, refresh token and
+//! a new session.
 
 use crate::accounts::MAX_PASSWORD_CHARS;
 use crate::config::{self, SpinVariables};
@@ -7,9 +8,7 @@ use crate::events::Event;
 use crate::http_io::Request;
 use crate::json_body::{json_object, string_field};
 use crate::passwords::Verdict;
-use crate::response::Response;
-use crate::tokens::UserClaims;
-use serde_json::json;
+use crate::store::NewSession;
 
 /// Longest login name worth looking up (an e-mail is at most 120 here).
 const MAX_LOGIN_CHARS: usize = 320;
@@ -21,8 +20,7 @@ pub fn post(req: &Request) -> ApiResult {
 
     let policy = config::policy(&SpinVariables)?;
     let hasher = policy.hasher()?;
-    let key = config::token_key(&SpinVariables)?;
-    let ttl = policy.token_ttl_seconds;
+    let keys = config::session_keys(&SpinVariables)?;
     let store = super::open_store()?;
 
     let user = store.find_login_user(&login)?;
@@ -41,12 +39,61 @@ pub fn post(req: &Request) -> ApiResult {
         false => None,
     };
     let event = Event::user_logged_in(&user.id, &user.username, &user.email);
-    if !store.login_succeeded(&user.id, new_hash.as_deref(), &event)? {
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let ip = client_ip(req);
+    let session = NewSession {
+        id: &session_id,
+        idle_seconds: seconds(policy.session_idle_seconds),
+        max_seconds: seconds(policy.session_max_seconds),
+        user_agent: req.header("user-agent").map(|agent| truncate(agent, MAX_USER_AGENT_CHARS)),
+        ip: ip.as_deref(),
+    };
+    if !store.login_succeeded(&user.id, new_hash.as_deref(), &session, &event)? {
         return Err(ApiError::invalid_credentials());
     }
-    let claims = UserClaims { user_id: user.id, username: user.username };
-    let token = key
-        .issue(claims, ttl, uuid::Uuid::new_v4().to_string())
-        .map_err(|_| ApiError::Internal("signing a token failed"))?;
-    Ok(Response::json(200, &json!({"token": token})))
+    super::token_pair(user, &session_id, 0, &policy, &keys)
+}
+
+/// The longest user agent a session keeps.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+fn truncate(text: &str, max_chars: usize) -> &str {
+    text.char_indices().nth(max_chars).map_or(text, |(end, _)| &text[..end])
+}
+
+/// Policy durations are bounded far below `i64::MAX`.
+fn seconds(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The client's address as Spin reports it (`spin-client-addr`, an
+/// address and port), without the port.
+fn client_ip(req: &Request) -> Option<String> {
+    let addr: std::net::SocketAddr = req.header("spin-client-addr")?.parse().ok()?;
+    Some(addr.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http_io::Method;
+
+    #[test]
+    fn user_agents_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate("curl/8.5.0", 256), "curl/8.5.0");
+        assert_eq!(truncate("ééé", 2), "éé");
+        assert_eq!(truncate(&"x".repeat(300), MAX_USER_AGENT_CHARS).len(), 256);
+    }
+
+    #[test]
+    fn the_client_address_loses_its_port() {
+        let mut req = Request::new(Method::Post, "/login");
+        assert_eq!(client_ip(&req), None);
+        req.headers.push(("spin-client-addr".into(), b"[2001:db8::1]:40000".to_vec()));
+        assert_eq!(client_ip(&req).as_deref(), Some("2001:db8::1"));
+        req.headers[0].1 = b"127.0.0.1:5000".to_vec();
+        assert_eq!(client_ip(&req).as_deref(), Some("127.0.0.1"));
+        req.headers[0].1 = b"not an address".to_vec();
+        assert_eq!(client_ip(&req), None);
+    }
 }

@@ -3,9 +3,12 @@
 pub mod admin;
 pub mod health;
 pub mod login;
+pub mod logout;
 pub mod openapi;
 pub mod profile;
+pub mod refresh;
 pub mod register;
+pub mod sessions;
 pub mod test_db;
 pub mod test_event;
 
@@ -20,6 +23,21 @@ thread_local! {
     /// after the response reuses the handler's connection instead of
     /// reading `database_url` and opening another.
     static STORE: std::cell::RefCell<Option<Rc<dyn Store>>> = const { std::cell::RefCell::new(None) };
+}
+
+thread_local! {
+    /// Set when a handler queued an event that its status does not reveal
+    /// (a refused refresh that revoked a replayed session).
+    static QUEUED_EVENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+pub(crate) fn note_queued_event() {
+    QUEUED_EVENT.set(true);
+}
+
+/// Whether [`note_queued_event`] was called in this request (and forgets it).
+pub(crate) fn take_queued_event() -> bool {
+    QUEUED_EVENT.replace(false)
 }
 
 /// The store `database_url` names (PostgreSQL, or Spin's SQLite when it is
@@ -49,6 +67,51 @@ pub(crate) fn deliver_outbox(max_batches: usize) -> crate::outbox::DrainReport {
         Ok(store) => crate::outbox::drain(store.as_ref(), &broker, max_batches),
         Err(why) => skipped(format!("database: {}", why.code())),
     }
+}
+
+/// The claims of the request's access token, with the contract's answers
+/// for a missing (403), expired or invalid (401) one. Whether its session
+/// is still live is for the handler's own statement to say.
+pub(crate) fn access_claims(req: &crate::http_io::Request) -> Result<crate::tokens::UserClaims, crate::errors::ApiError> {
+    use crate::errors::ApiError;
+    use crate::tokens::TokenError;
+    let token = bearer_token(req).ok_or(ApiError::forbidden("Token is missing"))?;
+    config::token_key(&SpinVariables)?.verify(token).map_err(|e| match e {
+        TokenError::Expired => ApiError::unauthorized("Token expired"),
+        TokenError::Invalid => ApiError::unauthorized("Invalid token"),
+    })
+}
+
+/// The answer for an access token whose session has ended.
+pub(crate) fn session_ended() -> crate::errors::ApiError {
+    crate::errors::ApiError::unauthorized("Invalid token")
+}
+
+/// A login's or a refresh's answer (DESIGN.md §6): the Flask service's
+/// `token` and the same JWT as `access_token`, with the session's refresh
+/// token of `generation`. Never cached.
+pub(crate) fn token_pair(
+    user: crate::store::User,
+    session_id: &str,
+    generation: u32,
+    policy: &crate::policy::Policy,
+    keys: &(crate::tokens::TokenKey, crate::sessions::RefreshKey),
+) -> crate::errors::ApiResult {
+    use crate::errors::ApiError;
+    let claims = crate::tokens::UserClaims { user_id: user.id, username: user.username, sid: Some(session_id.to_owned()) };
+    let access = keys
+        .0
+        .issue(claims, policy.token_ttl_seconds, uuid::Uuid::new_v4().to_string(), &policy.token_issuer)
+        .map_err(|_| ApiError::Internal("signing a token failed"))?;
+    let refresh = keys.1.token(session_id, generation).ok_or(ApiError::Internal("a session id that is not a UUID"))?;
+    let body = serde_json::json!({
+        "token": access,
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": policy.token_ttl_seconds,
+        "refresh_token": refresh,
+    });
+    Ok(crate::response::Response::json(200, &body).with_header("cache-control", "no-store").with_header("pragma", "no-cache"))
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme in any

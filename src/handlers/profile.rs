@@ -1,19 +1,22 @@
-//! `GET /profile`: the bearer's account.
+//! `GET /profile`: the bearer's account, in one statement; a token of a
+//! session that has ended is refused at once.
 
-use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::http_io::Request;
 use crate::response::Response;
-use crate::tokens::TokenError;
 use serde_json::json;
 
 pub fn get(req: &Request) -> ApiResult {
-    let token = super::bearer_token(req).ok_or(ApiError::forbidden("Token is missing"))?;
-    let key = config::token_key(&SpinVariables)?;
-    let claims = key.verify(token).map_err(|e| match e {
-        TokenError::Expired => ApiError::unauthorized("Token expired"),
-        TokenError::Invalid => ApiError::unauthorized("Invalid token"),
-    })?;
-    let user = super::open_store()?.find_user(&claims.user_id)?.ok_or(ApiError::missing("User not found"))?;
+    let claims = super::access_claims(req)?;
+    let store = super::open_store()?;
+    let user = match claims.sid.as_deref() {
+        // The Flask service's tokens name no session.
+        None => store.find_user(&claims.user_id)?,
+        Some(sid) => match store.find_session_user(&claims.user_id, sid)? {
+            Some((_, false)) => return Err(super::session_ended()),
+            found => found.map(|(user, _)| user),
+        },
+    };
+    let user = user.ok_or(ApiError::missing("User not found"))?;
     Ok(Response::json(200, &json!({"username": user.username, "email": user.email, "user_id": user.id})))
 }

@@ -1,0 +1,38 @@
+//! `POST /token/refresh`: a refresh token → a new pair for its session,
+//! rotating the refresh token (DESIGN.md §6).
+
+use crate::config::{self, SpinVariables};
+use crate::errors::{ApiError, ApiResult};
+use crate::http_io::Request;
+use crate::json_body::{json_object, string_field};
+use crate::store::{Refresh, RefreshTerms};
+
+/// Longer than any token this service mints; anything longer is a 400.
+const MAX_TOKEN_CHARS: usize = 512;
+
+fn invalid() -> ApiError {
+    ApiError::unauthorized("Invalid refresh token")
+}
+
+pub fn post(req: &Request) -> ApiResult {
+    let body = json_object(req)?;
+    let token = string_field(&body, "refresh_token", MAX_TOKEN_CHARS)?;
+    let keys = config::session_keys(&SpinVariables)?;
+    // A token this service did not mint costs no database round trip.
+    let claim = keys.1.open(&token).ok_or_else(invalid)?;
+    let policy = config::policy(&SpinVariables)?;
+    let terms = RefreshTerms {
+        idle_seconds: i64::try_from(policy.session_idle_seconds).unwrap_or(i64::MAX),
+        grace_seconds: i64::try_from(policy.refresh_reuse_grace_seconds).unwrap_or(i64::MAX),
+    };
+    let reuse_event_id = uuid::Uuid::new_v4().to_string();
+    match super::open_store()?.refresh(&claim.session_id, claim.generation, terms, &reuse_event_id)? {
+        Refresh::Renewed { generation, user } => super::token_pair(user, &claim.session_id, generation, &policy, &keys),
+        Refresh::Reused => {
+            super::note_queued_event();
+            eprintln!("auth: a used refresh token was replayed; session {} revoked", claim.session_id);
+            Err(invalid())
+        }
+        Refresh::Invalid => Err(invalid()),
+    }
+}
