@@ -18,6 +18,7 @@ mod migrations;
 mod permissions;
 mod routing;
 mod server;
+mod sessions;
 mod spin_profile;
 mod sqlite_store;
 mod stack;
