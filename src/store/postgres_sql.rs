@@ -21,11 +21,15 @@ pub const FIND_USER: &str = r#"SELECT u.id, u.username, u.email
     FROM (SELECT 1) AS one
     LEFT JOIN "user" u ON u.id = $1"#;
 /// An access token's user and whether its session (`$2`) is live, in
-/// `/profile`'s one statement.
-pub const FIND_SESSION_USER: &str = r#"SELECT u.id, u.username, u.email, s.id IS NOT NULL
+/// `/profile`'s one statement. An `EXISTS` rather than a second join: Spin
+/// parses and plans every statement anew, and with a parse per execution
+/// (pgbench's extended protocol) this form cost PostgreSQL about 20 µs
+/// less per execution than the join, of the 60 µs the session check adds.
+pub const FIND_SESSION_USER: &str = r#"SELECT u.id, u.username, u.email,
+        EXISTS (SELECT 1 FROM auth_session s WHERE s.id = $2 AND s.user_id = $1
+            AND s.revoked_at IS NULL AND s.expires_at > now())
     FROM (SELECT 1) AS one
-    LEFT JOIN "user" u ON u.id = $1
-    LEFT JOIN auth_session s ON s.id = $2 AND s.user_id = u.id AND s.revoked_at IS NULL AND s.expires_at > now()"#;
+    LEFT JOIN "user" u ON u.id = $1"#;
 /// A good login: reset the failure counter, stamp the time, replace the
 /// hash when `$2` is not null, open the session (`$6`, idle and absolute
 /// lifetimes `$7` and `$8` seconds, user agent `$9`, address `$10`) and
