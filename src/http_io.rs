@@ -79,6 +79,17 @@ impl Request {
         })
     }
 
+    /// Last value of a header, if it is present and valid UTF-8. Spin
+    /// appends its own `spin-*` headers after the client's, so for those
+    /// the last value is Spin's and any earlier one a client's forgery.
+    pub fn last_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
     /// First value of a header, if it is present and valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -67,9 +67,10 @@ fn seconds(value: u64) -> i64 {
 }
 
 /// The client's address as Spin reports it (`spin-client-addr`, an
-/// address and port), without the port.
+/// address and port), without the port. Spin appends the header after the
+/// client's own, so the last one is Spin's.
 fn client_ip(req: &Request) -> Option<String> {
-    let addr: std::net::SocketAddr = req.header("spin-client-addr")?.parse().ok()?;
+    let addr: std::net::SocketAddr = req.last_header("spin-client-addr")?.parse().ok()?;
     Some(addr.ip().to_string())
 }
 
@@ -95,5 +96,9 @@ mod tests {
         assert_eq!(client_ip(&req).as_deref(), Some("127.0.0.1"));
         req.headers[0].1 = b"not an address".to_vec();
         assert_eq!(client_ip(&req), None);
+        // A client's own header comes first; Spin's, appended, wins.
+        req.headers[0].1 = b"203.0.113.9:1".to_vec();
+        req.headers.push(("spin-client-addr".into(), b"127.0.0.1:5000".to_vec()));
+        assert_eq!(client_ip(&req).as_deref(), Some("127.0.0.1"));
     }
 }

@@ -13,7 +13,10 @@ const PASSWORD: &str = "session-password";
 /// Logs in with a user agent and returns the whole answer.
 async fn login_pair(app: &TestApp, username: &str) -> Result<Value> {
     let body = serde_json::to_vec(&json!({"username": username, "password": PASSWORD}))?;
-    let headers: [(&str, &[u8]); 2] = [("content-type", b"application/json"), ("user-agent", b"session-test/1.0")];
+    // A client cannot pass for another address: Spin's own header, which
+    // it appends after the client's, is the one the session records.
+    let headers: [(&str, &[u8]); 3] =
+        [("content-type", b"application/json"), ("user-agent", b"session-test/1.0"), ("spin-client-addr", b"203.0.113.9:4000")];
     let reply = app.raw("POST", "/login", &headers, &body).await?;
     anyhow::ensure!(reply.status == 200, "login: {} {}", reply.status, reply.text());
     anyhow::ensure!(reply.header("cache-control") == Some("no-store"), "login answers are not cached");
