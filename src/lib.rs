@@ -87,7 +87,7 @@ pub fn route(path: &str) -> Option<(Route, &'static [Method])> {
 
 /// A path matches its template exactly, or, where the template ends in a
 /// `{parameter}`, with one non-empty segment in its place.
-fn matches_template(template: &str, path: &str) -> bool {
+pub fn matches_template(template: &str, path: &str) -> bool {
     match template.split_once('{') {
         None => template == path,
         Some((prefix, _)) => path.strip_prefix(prefix).is_some_and(|rest| !rest.is_empty() && !rest.contains('/')),
@@ -111,15 +111,8 @@ fn handle(route: Route, req: &Request) -> (Response, After) {
         Route::Session => handlers::sessions::delete(req),
     };
     let response = result.unwrap_or_else(ApiError::into_response);
-    // Logins (good or bad), registrations and logouts wrote an event, and
-    // so did a refresh that caught a replay (a 401 like any other refusal,
-    // so the handler says so).
-    let wrote_event = match route {
-        Route::Login | Route::Register => matches!(response.status, 200 | 201 | 401),
-        Route::Logout | Route::Session => response.status == 204,
-        _ => handlers::take_queued_event(),
-    };
-    (response, if wrote_event { After::DeliverOutbox } else { After::Nothing })
+    let after = if handlers::take_queued_event() { After::DeliverOutbox } else { After::Nothing };
+    (response, after)
 }
 
 /// Routes one request, answers preflights, and adds CORS headers when the

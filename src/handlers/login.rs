@@ -29,6 +29,7 @@ pub fn post(req: &Request) -> ApiResult {
         (Verdict::Valid { upgrade }, Some(user)) => (user, upgrade),
         (_, user) => {
             store.login_failed(user.as_ref().map(|u| u.id.as_str()), &Event::user_login_failed(&login))?;
+            super::note_queued_event();
             return Err(ApiError::invalid_credentials());
         }
     };
@@ -43,14 +44,15 @@ pub fn post(req: &Request) -> ApiResult {
     let ip = client_ip(req);
     let session = NewSession {
         id: &session_id,
-        idle_seconds: seconds(policy.session_idle_seconds),
-        max_seconds: seconds(policy.session_max_seconds),
+        idle_seconds: super::seconds(policy.session_idle_seconds),
+        max_seconds: super::seconds(policy.session_max_seconds),
         user_agent: req.header("user-agent").map(|agent| truncate(agent, MAX_USER_AGENT_CHARS)),
         ip: ip.as_deref(),
     };
     if !store.login_succeeded(&user.id, new_hash.as_deref(), &session, &event)? {
         return Err(ApiError::invalid_credentials());
     }
+    super::note_queued_event();
     super::token_pair(user, &session_id, 0, &policy, &keys)
 }
 
@@ -59,11 +61,6 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 
 fn truncate(text: &str, max_chars: usize) -> &str {
     text.char_indices().nth(max_chars).map_or(text, |(end, _)| &text[..end])
-}
-
-/// Policy durations are bounded far below `i64::MAX`.
-fn seconds(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// The client's address as Spin reports it (`spin-client-addr`, an

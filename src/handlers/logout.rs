@@ -23,7 +23,10 @@ pub fn post(req: &Request) -> ApiResult {
     let event = Event::user_logged_out(&claims.user_id, session_id, scope.as_str());
     let bearer = Bearer { user_id: &claims.user_id, session_id };
     match super::open_store()?.logout(bearer, scope, &event)? {
-        Ended::Done => Ok(Response::empty(204)),
+        Ended::Done => {
+            super::note_queued_event();
+            Ok(Response::empty(204))
+        }
         Ended::CallerRevoked | Ended::NotFound => Err(super::session_ended()),
     }
 }

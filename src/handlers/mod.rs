@@ -26,8 +26,10 @@ thread_local! {
 }
 
 thread_local! {
-    /// Set when a handler queued an event that its status does not reveal
-    /// (a refused refresh that revoked a replayed session).
+    /// Set when a handler's unit of work queued an event in the outbox, so
+    /// that the outbox is delivered after the response. The handler says
+    /// so: its status does not tell (a refused login queued one, a refused
+    /// refresh only when it caught a replay).
     static QUEUED_EVENT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
@@ -80,6 +82,12 @@ pub(crate) fn access_claims(req: &crate::http_io::Request) -> Result<crate::toke
         TokenError::Expired => ApiError::unauthorized("Token expired"),
         TokenError::Invalid => ApiError::unauthorized("Invalid token"),
     })
+}
+
+/// A policy duration for the store (policy bounds them far below
+/// `i64::MAX`).
+pub(crate) fn seconds(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// The answer for an access token whose session has ended.

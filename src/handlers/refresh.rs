@@ -22,8 +22,8 @@ pub fn post(req: &Request) -> ApiResult {
     let claim = keys.1.open(&token).ok_or_else(invalid)?;
     let policy = config::policy(&SpinVariables)?;
     let terms = RefreshTerms {
-        idle_seconds: i64::try_from(policy.session_idle_seconds).unwrap_or(i64::MAX),
-        grace_seconds: i64::try_from(policy.refresh_reuse_grace_seconds).unwrap_or(i64::MAX),
+        idle_seconds: super::seconds(policy.session_idle_seconds),
+        grace_seconds: super::seconds(policy.refresh_reuse_grace_seconds),
     };
     let reuse_event_id = uuid::Uuid::new_v4().to_string();
     match super::open_store()?.refresh(&claim.session_id, claim.generation, terms, &reuse_event_id)? {

@@ -32,10 +32,10 @@ pub fn post(req: &Request) -> ApiResult {
     let event = Event::user_registered(&id, username.as_str(), email.as_str());
     let user = NewUser { id: &id, username: username.as_str(), email: email.as_str(), password_hash: &password_hash };
     match store.register(&user, &event)? {
-        Registration::Created => Ok(Response::json(
-            201,
-            &json!({"user_id": id, "username": username.as_str(), "email": email.as_str()}),
-        )),
+        Registration::Created => {
+            super::note_queued_event();
+            Ok(Response::json(201, &json!({"user_id": id, "username": username.as_str(), "email": email.as_str()})))
+        }
         Registration::UsernameTaken => Err(ApiError::conflict("Username already taken")),
         Registration::EmailTaken => Err(ApiError::conflict("Email already registered")),
     }

@@ -35,7 +35,10 @@ pub fn delete(req: &Request) -> ApiResult {
     let event = Event::user_logged_out(&claims.user_id, Some(&id), "session");
     let bearer = Bearer { user_id: &claims.user_id, session_id: claims.sid.as_deref() };
     match super::open_store()?.end_session(bearer, &id, &event)? {
-        Ended::Done => Ok(Response::empty(204)),
+        Ended::Done => {
+            super::note_queued_event();
+            Ok(Response::empty(204))
+        }
         Ended::NotFound => Err(not_found()),
         Ended::CallerRevoked => Err(super::session_ended()),
     }

@@ -45,6 +45,41 @@ async fn login_event_reaches_the_queue_with_the_contract_body_and_properties(sto
     Ok(())
 }
 
+/// Every unit of work that queues an event has it delivered after its
+/// response, whatever its status: a refused login, a logout's 204 and a
+/// refresh refused because it caught a replay; refusals that queue
+/// nothing leave nothing pending.
+async fn each_event_writing_request_delivers_after_its_response(store) {
+    let queue = TestQueue::new();
+    let mut env = store.variables();
+    env.extend(broker_variables(&queue, "5672"));
+    env.extend(crate::support::variables(&[("policy", "refresh_reuse_grace_seconds=0")]));
+    let app = store.app_env(env)?;
+    app.register("ines", "ines@example.com", "ines-password").await?;
+    let login = json!({"username": "ines", "password": "ines-password"});
+    assert_eq!(app.post_json("/login", &json!({"username": "ines", "password": "wrong-one"})).await?.status, 401);
+    let first = app.post_json("/login", &login).await?.json();
+    let renewed = app.post_json("/token/refresh", &json!({"refresh_token": first["refresh_token"]})).await?;
+    assert_eq!(renewed.status, 200);
+    let replay = app.post_json("/token/refresh", &json!({"refresh_token": first["refresh_token"]})).await?;
+    assert_eq!(replay.status, 401);
+    let second = app.post_json("/login", &login).await?.json();
+    let auth = format!("Bearer {}", second["access_token"].as_str().unwrap_or_default());
+    assert_eq!(app.raw("POST", "/logout", &[("authorization", auth.as_bytes())], b"").await?.status, 204);
+    assert_eq!(app.post_json("/token/refresh", &json!({"refresh_token": "not-a-token"})).await?.status, 401);
+
+    let got = queue.wait_for(6, Duration::from_secs(15)).await?;
+    let names: Vec<&str> = got.iter().filter_map(|m| m.body["event"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["UserRegistered", "UserLoginFailed", "UserLoggedIn", "RefreshTokenReused", "UserLoggedIn", "UserLoggedOut"],
+        "{}",
+        app.guest_output()
+    );
+    assert_eq!(store.pending().await?, 0, "nothing waits for a flush");
+    Ok(())
+}
+
 async fn test_event_answers_whether_it_was_delivered(store) {
     let queue = TestQueue::new();
     let app = broker_app(store, &queue, "5672")?;
