@@ -28,19 +28,16 @@ BEGIN
         json_object('event', 'RefreshTokenReused', 'data', json_object('user_id', NEW.user_id, 'session_id', NEW.id),
             'timestamp', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 'id', NEW.revoked_event_id));
 END;
--- A login that opens a session: the unit of auth_login_succeeded plus the
--- session row, one statement.
+-- A login that opens a session: the unit of auth_login_succeeded (through
+-- its view, so that its trigger runs in this statement) plus the session
+-- row.
 CREATE VIEW IF NOT EXISTS auth_login_session AS
     SELECT '' AS user_id, '' AS new_hash, '' AS event_id, '' AS event, '' AS payload, '' AS session_id,
         0 AS idle_seconds, 0 AS max_seconds, '' AS user_agent, '' AS ip WHERE 0;
 CREATE TRIGGER IF NOT EXISTS auth_login_session_unit INSTEAD OF INSERT ON auth_login_session
 BEGIN
-    INSERT INTO auth_outbox (id, event, payload)
-        SELECT NEW.event_id, NEW.event, NEW.payload WHERE EXISTS (SELECT 1 FROM "user" WHERE id = NEW.user_id);
-    UPDATE "user" SET password = COALESCE(NEW.new_hash, password),
-        last_login_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), failed_login_count = 0,
-        updated_at = CASE WHEN NEW.new_hash IS NULL THEN updated_at ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END
-        WHERE id = NEW.user_id;
+    INSERT INTO auth_login_succeeded (user_id, new_hash, event_id, event, payload)
+        VALUES (NEW.user_id, NEW.new_hash, NEW.event_id, NEW.event, NEW.payload);
     INSERT INTO auth_session (id, user_id, idle_expires_at, expires_at, user_agent, ip)
         SELECT NEW.session_id, NEW.user_id,
             strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || min(NEW.idle_seconds, NEW.max_seconds) || ' seconds'),

@@ -217,7 +217,6 @@ impl Store for PgStore {
         if !matches!(rows.rows.first().and_then(|r| r.first()), Some(DbValue::Boolean(true))) {
             return Ok(None);
         }
-        let optional = |value: Option<&DbValue>| cell_text(value);
         Ok(Some(
             rows.rows
                 .iter()
@@ -226,8 +225,8 @@ impl Store for PgStore {
                         id: cell_text(row.get(1))?,
                         created_at: cell_text(row.get(2))?,
                         last_used_at: cell_text(row.get(3))?,
-                        user_agent: optional(row.get(4)),
-                        ip: optional(row.get(5)),
+                        user_agent: cell_text(row.get(4)),
+                        ip: cell_text(row.get(5)),
                     })
                 })
                 .collect(),

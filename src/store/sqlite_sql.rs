@@ -43,12 +43,11 @@ pub const FIND_SESSION_USER: &str = concat!(
 pub const LOGIN_SUCCEEDED: &str = "INSERT INTO auth_login_session (user_id, new_hash, event_id, event, payload,
         session_id, idle_seconds, max_seconds, user_agent, ip)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-/// The session's state after a reuse test, as the refresh's verdict.
+/// Whether the token of generation `?2` is a replay: older than the newest,
+/// and not the one rotated within the last `?4` seconds.
 macro_rules! reused {
     () => {
-        concat!(
-            "(refresh_generation > ?2 AND NOT (refresh_generation = ?2 + 1 AND rotated_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?4 || ' seconds')))"
-        )
+        "(refresh_generation > ?2 AND NOT (refresh_generation = ?2 + 1 AND rotated_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?4 || ' seconds')))"
     };
 }
 /// A refresh with the token of generation `?2` of session `?1`, one

@@ -37,7 +37,7 @@ fn document() -> &'static Document {
 pub fn check(method: &str, path_and_query: &str, status: u16) -> Result<(), String> {
     let path = path_and_query.split('?').next().unwrap_or("");
     let found = document().0.get(path).or_else(|| {
-        document().0.iter().find(|(template, _)| matches_template(template, path)).map(|(_, methods)| methods)
+        document().0.iter().find(|(template, _)| auth::matches_template(template, path)).map(|(_, methods)| methods)
     });
     let Some(methods) = found else {
         return match status {
@@ -57,19 +57,5 @@ pub fn check(method: &str, path_and_query: &str, status: u16) -> Result<(), Stri
         Ok(())
     } else {
         Err(format!("{method} {path_and_query} answered {status}, which openapi.json does not list (it lists {statuses:?})"))
-    }
-}
-
-/// A templated path (`/sessions/{id}`) matches with one non-empty segment
-/// in place of each `{parameter}`.
-fn matches_template(template: &str, path: &str) -> bool {
-    let (mut t, mut p) = (template.split('/'), path.split('/'));
-    loop {
-        match (t.next(), p.next()) {
-            (None, None) => return template.contains('{'),
-            (Some(ts), Some(ps)) if ts.starts_with('{') && ts.ends_with('}') && !ps.is_empty() => {}
-            (Some(ts), Some(ps)) if ts == ps => {}
-            _ => return false,
-        }
     }
 }
