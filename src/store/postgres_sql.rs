@@ -163,12 +163,25 @@ pub const ROLLBACK: &str = "ROLLBACK";
 pub const ADVISORY_XACT_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 /// Claims the oldest pending rows for this transaction; rows another
 /// instance is publishing are skipped. One row of nulls when none.
-pub const CLAIM_PENDING: &str = "SELECT o.seq, o.id, o.event, o.payload::text,
-        EXTRACT(EPOCH FROM o.created_at)::int8
-    FROM (SELECT 1) AS one
-    LEFT JOIN LATERAL (
+///
+/// A sequence number is taken when a row is inserted but becomes visible
+/// when its transaction commits, so a lower one can still be in flight
+/// after a higher one is visible. The claim stops before a gap in `seq`
+/// that follows a row younger than a few seconds: the writer holding the
+/// missing number delivers both after its own response. An older gap is a
+/// rolled-back insert and is passed.
+pub const CLAIM_PENDING: &str = "WITH pending AS (
         SELECT seq, id, event, payload, created_at FROM auth_outbox
-        WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) o ON true
+        WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED),
+    gaps AS (
+        SELECT p.seq, p.created_at, COALESCE(lag(p.seq) OVER (ORDER BY p.seq),
+            (SELECT max(b.seq) FROM auth_outbox b WHERE b.seq < p.seq)) AS before
+        FROM pending p),
+    stop AS (
+        SELECT min(seq) AS seq FROM gaps
+        WHERE before IS NOT NULL AND seq <> before + 1 AND created_at > now() - interval '3 seconds')
+    SELECT o.seq, o.id, o.event, o.payload::text, EXTRACT(EPOCH FROM o.created_at)::int8
+    FROM stop LEFT JOIN pending o ON stop.seq IS NULL OR o.seq < stop.seq
     ORDER BY o.seq";
 /// Marks a claimed batch: confirmed rows published, the rest keep their
 /// place with the error that held them back.

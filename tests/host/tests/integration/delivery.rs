@@ -176,6 +176,31 @@ async fn concurrent_publishers_deliver_in_outbox_order(store) {
 }
 }
 
+/// PostgreSQL hands out `seq` at insert and shows the row at commit, so a
+/// publisher can see seq n+1 while n is still in flight: it waits at such
+/// a young gap, and passes it once it is old (a rolled-back insert).
+#[tokio::test]
+async fn publisher_waits_at_a_young_gap_in_the_outbox_and_passes_an_old_one() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let queue = TestQueue::new();
+    let app = broker_app(&store, &queue, "5672")?;
+    let first = app.get("/test-event").await?.json();
+    assert_eq!(first["delivered"], true, "{first}");
+    // A number taken by a writer that has not committed yet.
+    store.execute("SELECT nextval(pg_get_serial_sequence('auth_outbox', 'seq'))").await?;
+    let held = app.get("/test-event").await?.json();
+    assert_eq!(held["delivered"], false, "a young gap holds the row back: {held}");
+    assert_eq!(store.pending().await?, 1);
+    // Older than the wait: the missing number was rolled back.
+    store.execute("UPDATE auth_outbox SET created_at = created_at - interval '1 minute'").await?;
+    app.flush().await?;
+    assert_eq!(store.pending().await?, 0);
+    let got = queue.wait_for(2, Duration::from_secs(15)).await?;
+    let ids: Vec<_> = got.iter().filter_map(|m| m.message_id()).collect();
+    assert_eq!(ids, [first["event_id"].as_str().unwrap(), held["event_id"].as_str().unwrap()]);
+    Ok(())
+}
+
 #[tokio::test]
 async fn dependency_without_inherited_configuration_cannot_open_sockets() -> anyhow::Result<()> {
     // The same app, with `dependencies_inherit_configuration` removed.
