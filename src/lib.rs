@@ -21,6 +21,7 @@ pub mod passwords;
 pub mod policy;
 pub mod response;
 pub mod sessions;
+pub mod signing_keys;
 pub mod store;
 pub mod tokens;
 

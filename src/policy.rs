@@ -11,6 +11,7 @@
 
 use crate::config::ConfigError;
 use crate::passwords::{Hasher, MIN_ITERATIONS};
+use crate::signing_keys::SigningAlg;
 
 /// The variable's name.
 pub const VARIABLE: &str = "policy";
@@ -43,6 +44,11 @@ pub struct Policy {
     /// newest pair (a concurrent refresh from another tab) rather than
     /// revoking the session as a replay (default 10 s).
     pub refresh_reuse_grace_seconds: u64,
+    /// What signs new access tokens (default HS256, the Flask contract).
+    pub token_signing_alg: SigningAlg,
+    /// How long a key made by `POST /admin/keys/rotate` is published
+    /// before it signs (default 300 s, one JWKS cache lifetime).
+    pub key_activation_seconds: u64,
 }
 
 impl Default for Policy {
@@ -56,6 +62,8 @@ impl Default for Policy {
             session_idle_seconds: 7 * DAY,
             session_max_seconds: 30 * DAY,
             refresh_reuse_grace_seconds: 10,
+            token_signing_alg: SigningAlg::Hs256,
+            key_activation_seconds: 300,
         }
     }
 }
@@ -70,12 +78,15 @@ pub const FIELDS: &[&str] = &[
     "session_idle_seconds",
     "session_max_seconds",
     "refresh_reuse_grace_seconds",
+    "token_signing_alg",
+    "key_activation_seconds",
 ];
 
 const DAY: u64 = 24 * 3600;
 const MAX_TOKEN_TTL_SECONDS: u64 = 30 * DAY;
 const MAX_SESSION_SECONDS: u64 = 400 * DAY;
 const MAX_GRACE_SECONDS: u64 = 300;
+const MAX_ACTIVATION_SECONDS: u64 = DAY;
 const MAX_ISSUER_CHARS: usize = 200;
 const MAX_PASSWORD_ITERATIONS: u64 = 10_000_000;
 
@@ -153,7 +164,15 @@ impl Policy {
                 "token_issuer" => policy.token_issuer = issuer(value)?,
                 "session_idle_seconds" => policy.session_idle_seconds = integer(field, value, 1, MAX_SESSION_SECONDS)?,
                 "session_max_seconds" => policy.session_max_seconds = integer(field, value, 1, MAX_SESSION_SECONDS)?,
-                _ => policy.refresh_reuse_grace_seconds = integer(field, value, 0, MAX_GRACE_SECONDS)?,
+                "refresh_reuse_grace_seconds" => {
+                    policy.refresh_reuse_grace_seconds = integer(field, value, 0, MAX_GRACE_SECONDS)?
+                }
+                "token_signing_alg" => {
+                    policy.token_signing_alg = SigningAlg::parse(value).ok_or_else(|| {
+                        field_error(field, format!("malformed: expected one of {}", SigningAlg::NAMES.join(", ")))
+                    })?
+                }
+                _ => policy.key_activation_seconds = integer(field, value, 0, MAX_ACTIVATION_SECONDS)?,
             }
         }
         Ok(policy)
@@ -189,6 +208,7 @@ mod tests {
         assert_eq!(defaults.token_issuer, "auth-service");
         assert_eq!((defaults.session_idle_seconds, defaults.session_max_seconds), (604_800, 2_592_000));
         assert_eq!(defaults.refresh_reuse_grace_seconds, 10);
+        assert_eq!((defaults.token_signing_alg, defaults.key_activation_seconds), (SigningAlg::Hs256, 300));
     }
 
     #[test]
@@ -200,6 +220,19 @@ mod tests {
         assert_eq!(policy.token_issuer, "https://auth.example");
         assert_eq!((policy.session_idle_seconds, policy.session_max_seconds, policy.refresh_reuse_grace_seconds), (120, 600, 0));
         for bad in ["token_issuer=", "session_idle_seconds=0", "session_max_seconds=34560001", "refresh_reuse_grace_seconds=301"] {
+            let field = bad.split('=').next().unwrap();
+            let text = Policy::parse(Some(bad)).unwrap_err().to_string();
+            assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");
+        }
+    }
+
+    #[test]
+    fn signing_fields() {
+        for (raw, alg) in [("EdDSA", SigningAlg::EdDsa), ("ES256", SigningAlg::Es256), ("HS256", SigningAlg::Hs256)] {
+            let policy = Policy::parse(Some(&format!("token_signing_alg={raw} key_activation_seconds=0"))).unwrap();
+            assert_eq!((policy.token_signing_alg, policy.key_activation_seconds), (alg, 0));
+        }
+        for bad in ["token_signing_alg=RS256", "token_signing_alg=eddsa", "token_signing_alg=", "key_activation_seconds=86401"] {
             let field = bad.split('=').next().unwrap();
             let text = Policy::parse(Some(bad)).unwrap_err().to_string();
             assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");

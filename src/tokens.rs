@@ -3,6 +3,7 @@
 //! `iss` and the session's `sid`.
 //! No `aud` and no `nbf`, which PyJWT peers would trip over (DESIGN.md §1).
 
+use ct_codecs::{Base64UrlSafeNoPadding, Decoder, Encoder};
 use jwt_simple::prelude::*;
 use jwt_simple::JWTError;
 use std::fmt;
@@ -31,7 +32,7 @@ pub enum TokenError {
     Invalid,
 }
 
-/// The HS256 key. Its `Debug` never shows the secret.
+/// The HS256 key and its `kid`. Its `Debug` never shows the secret.
 #[derive(Clone)]
 pub struct TokenKey(HS256Key);
 
@@ -44,48 +45,99 @@ impl fmt::Debug for TokenKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyTooShort(pub usize);
 
+/// HKDF's `info` for the HS256 key's `kid`, which names the secret without
+/// revealing anything of it.
+const KID_LABEL: &[u8] = b"auth-service hs256 key id v1";
+
 impl TokenKey {
     /// Refuses keys shorter than [`MIN_KEY_BYTES`].
     pub fn new(secret: &[u8]) -> Result<TokenKey, KeyTooShort> {
         if secret.len() < MIN_KEY_BYTES {
             return Err(KeyTooShort(secret.len()));
         }
-        Ok(TokenKey(HS256Key::from_bytes(secret)))
+        let mut id = [0u8; 12];
+        // 12 bytes is far below HKDF-SHA256's limit.
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, secret).expand(KID_LABEL, &mut id);
+        let kid = format!("hs256-{}", Base64UrlSafeNoPadding::encode_to_string(id).unwrap_or_default());
+        Ok(TokenKey(HS256Key::from_bytes(secret).with_key_id(&kid)))
+    }
+
+    /// The `kid` this key's tokens carry.
+    pub fn kid(&self) -> Option<&str> {
+        self.0.key_id().as_deref()
     }
 
     /// A signed token for `claims` from `issuer`, valid `ttl_seconds` from now.
     pub fn issue(&self, claims: UserClaims, ttl_seconds: u64, jwt_id: String, issuer: &str) -> Result<String, jwt_simple::Error> {
-        let subject = claims.user_id.clone();
-        let mut claims = Claims::with_custom_claims(claims, Duration::from_secs(ttl_seconds))
-            .with_subject(subject)
-            .with_jwt_id(jwt_id)
-            .with_issuer(issuer);
-        claims.invalid_before = None;
-        self.0.authenticate(claims)
+        self.0.authenticate(claims_for(claims, ttl_seconds, jwt_id, issuer))
     }
 
     /// Verifies signature, algorithm (HS256 only) and times, and requires
-    /// `exp` and the user claims.
+    /// `exp` and the user claims. Any `kid`, or none (the Flask service's
+    /// tokens have none), is taken: the signature decides.
     pub fn verify(&self, token: &str) -> Result<UserClaims, TokenError> {
         self.verify_at(token, None)
     }
 
     fn verify_at(&self, token: &str, now: Option<UnixTimeStamp>) -> Result<UserClaims, TokenError> {
-        let options = VerificationOptions {
-            time_tolerance: Some(Duration::from_secs(LEEWAY_SECONDS)),
-            max_token_length: Some(MAX_TOKEN_BYTES),
-            artificial_time: now,
-            ..Default::default()
-        };
-        match self.0.verify_token::<UserClaims>(token, Some(options)) {
-            Ok(claims) if claims.expires_at.is_some() => Ok(claims.custom),
-            Ok(_) => Err(TokenError::Invalid),
-            Err(err) => match err.downcast_ref::<JWTError>() {
-                Some(JWTError::TokenHasExpired) => Err(TokenError::Expired),
-                _ => Err(TokenError::Invalid),
-            },
-        }
+        checked(self.0.verify_token::<UserClaims>(token, Some(options(now))))
     }
+}
+
+/// The registered claims this service puts around `claims` (no `nbf`).
+pub fn claims_for(claims: UserClaims, ttl_seconds: u64, jwt_id: String, issuer: &str) -> JWTClaims<UserClaims> {
+    let subject = claims.user_id.clone();
+    let mut claims = Claims::with_custom_claims(claims, Duration::from_secs(ttl_seconds))
+        .with_subject(subject)
+        .with_jwt_id(jwt_id)
+        .with_issuer(issuer);
+    claims.invalid_before = None;
+    claims
+}
+
+/// The checks every verification makes, whatever the algorithm.
+pub fn options(now: Option<UnixTimeStamp>) -> VerificationOptions {
+    VerificationOptions {
+        time_tolerance: Some(Duration::from_secs(LEEWAY_SECONDS)),
+        max_token_length: Some(MAX_TOKEN_BYTES),
+        artificial_time: now,
+        ..Default::default()
+    }
+}
+
+/// A verification's outcome as the contract's two refusals; `exp` is required.
+pub fn checked(result: Result<JWTClaims<UserClaims>, jwt_simple::Error>) -> Result<UserClaims, TokenError> {
+    match result {
+        Ok(claims) if claims.expires_at.is_some() => Ok(claims.custom),
+        Ok(_) => Err(TokenError::Invalid),
+        Err(err) => match err.downcast_ref::<JWTError>() {
+            Some(JWTError::TokenHasExpired) => Err(TokenError::Expired),
+            _ => Err(TokenError::Invalid),
+        },
+    }
+}
+
+/// A token's `alg` and `kid`, unverified; `None` for anything that is not
+/// a JWT of a sane size.
+pub fn header(token: &str) -> Option<(String, Option<String>)> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    let metadata = Token::decode_metadata(token).ok()?;
+    Some((metadata.algorithm().to_owned(), metadata.key_id().map(str::to_owned)))
+}
+
+/// The user claims of a token before its signature is checked, so that
+/// `/profile` can fetch the user, the session and the verifying key in one
+/// statement; nothing read here is trusted until the signature is.
+pub fn unverified_claims(token: &str) -> Option<UserClaims> {
+    let payload = token.split('.').nth(1)?;
+    if payload.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    let mut raw = vec![0u8; payload.len()];
+    let raw = Base64UrlSafeNoPadding::decode(&mut raw, payload, None).ok()?;
+    serde_json::from_slice(raw).ok()
 }
 
 #[cfg(test)]
@@ -197,6 +249,22 @@ mod tests {
         for (name, token) in cases {
             assert_eq!(key().verify(&token), Err(TokenError::Invalid), "{name}");
         }
+    }
+
+    #[test]
+    fn tokens_carry_the_kid_of_the_secret_and_tokens_without_one_verify() {
+        let token = key().issue(claims(), 600, "j".into(), "auth-service").unwrap();
+        let kid = key().kid().unwrap().to_owned();
+        assert!(kid.starts_with("hs256-") && kid.len() == 22, "{kid}");
+        assert_eq!(header(&token), Some(("HS256".to_owned(), Some(kid.clone()))));
+        let other = TokenKey::new(b"another-secret-key-that-is-long-enough").unwrap();
+        assert_ne!(other.kid(), Some(kid.as_str()));
+        let payload = format!(r#"{{"user_id":"u","username":"a","exp":{}}}"#, now() + 600);
+        let flask = sign_raw(r#"{"alg":"HS256","typ":"JWT"}"#, &payload);
+        assert_eq!(header(&flask), Some(("HS256".to_owned(), None)));
+        assert_eq!(key().verify(&flask).map(|c| c.user_id), Ok("u".to_owned()));
+        assert_eq!(unverified_claims(&flask).map(|c| c.username), Some("a".to_owned()));
+        assert_eq!(unverified_claims("a.%%%.c"), None);
     }
 
     #[test]
