@@ -145,13 +145,23 @@ pub fn token_key(source: &dyn VariableSource) -> Result<crate::tokens::TokenKey,
     signing_key(&required(source, SECRET_KEY)?)
 }
 
-/// The JWT signing key and the refresh-token key derived from it, from one
-/// read of `secret_key`.
-pub fn session_keys(
-    source: &dyn VariableSource,
-) -> Result<(crate::tokens::TokenKey, crate::sessions::RefreshKey), ConfigError> {
+/// The keys derived from `secret_key`, from one read of it.
+pub struct SessionKeys {
+    /// The HS256 key: the Flask service's tokens, and ours while
+    /// `token_signing_alg` is HS256.
+    pub token: crate::tokens::TokenKey,
+    pub refresh: crate::sessions::RefreshKey,
+    /// Seals the private halves of stored key pairs.
+    pub vault: crate::signing_keys::KeyVault,
+}
+
+pub fn session_keys(source: &dyn VariableSource) -> Result<SessionKeys, ConfigError> {
     let secret = required(source, SECRET_KEY)?;
-    Ok((signing_key(&secret)?, crate::sessions::RefreshKey::derive(secret.as_bytes())))
+    Ok(SessionKeys {
+        token: signing_key(&secret)?,
+        refresh: crate::sessions::RefreshKey::derive(secret.as_bytes()),
+        vault: crate::signing_keys::KeyVault::derive(secret.as_bytes()),
+    })
 }
 
 const SECRET_KEY: &str = "secret_key";

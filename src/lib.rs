@@ -48,6 +48,8 @@ pub enum Route {
     Logout,
     Sessions,
     Session,
+    Jwks,
+    AdminRotateKeys,
 }
 
 /// Work left for after the response has gone out.
@@ -79,6 +81,8 @@ pub const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/logout", Route::Logout, POST),
     ("/sessions", Route::Sessions, GET),
     ("/sessions/{id}", Route::Session, DELETE),
+    ("/.well-known/jwks.json", Route::Jwks, GET),
+    ("/admin/keys/rotate", Route::AdminRotateKeys, POST),
 ];
 
 /// The route for a path and the methods it serves.
@@ -110,6 +114,8 @@ fn handle(route: Route, req: &Request) -> (Response, After) {
         Route::Logout => handlers::logout::post(req),
         Route::Sessions => handlers::sessions::list(req),
         Route::Session => handlers::sessions::delete(req),
+        Route::Jwks => handlers::jwks::get(),
+        Route::AdminRotateKeys => handlers::admin::rotate_keys(req),
     };
     let response = result.unwrap_or_else(ApiError::into_response);
     let after = if handlers::take_queued_event() { After::DeliverOutbox } else { After::Nothing };

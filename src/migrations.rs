@@ -51,6 +51,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 2, name: "user_account_columns", sql: include_str!("../migrations/postgres/0002_user_account_columns.sql") },
     Migration { version: 3, name: "event_outbox", sql: include_str!("../migrations/postgres/0003_event_outbox.sql") },
     Migration { version: 4, name: "sessions", sql: include_str!("../migrations/postgres/0004_sessions.sql") },
+    Migration { version: 5, name: "signing_keys", sql: include_str!("../migrations/postgres/0005_signing_keys.sql") },
 ];
 
 /// SQLite's migrations: the same versions and names as [`POSTGRES`].
@@ -59,6 +60,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 2, name: "user_account_columns", sql: include_str!("../migrations/sqlite/0002_user_account_columns.sql") },
     Migration { version: 3, name: "event_outbox", sql: include_str!("../migrations/sqlite/0003_event_outbox.sql") },
     Migration { version: 4, name: "sessions", sql: include_str!("../migrations/sqlite/0004_sessions.sql") },
+    Migration { version: 5, name: "signing_keys", sql: include_str!("../migrations/sqlite/0005_signing_keys.sql") },
 ];
 
 /// The schema version both dialects reach.
@@ -109,7 +111,7 @@ mod tests {
     #[test]
     fn pending_skips_applied_versions() {
         assert_eq!(pending(POSTGRES, 0).count(), POSTGRES.len());
-        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5]);
         assert_eq!(pending(POSTGRES, 99).count(), 0);
     }
 }

@@ -40,3 +40,18 @@ pub fn flush(req: &Request) -> ApiResult {
     }
     Ok(Response::json(200, &body))
 }
+
+/// `POST /admin/keys/rotate`: a new key pair for `token_signing_alg`,
+/// published at once and signing after `key_activation_seconds`; the key it
+/// replaces signs until then and verifies until its last token expires.
+pub fn rotate_keys(req: &Request) -> ApiResult {
+    authorize(req)?;
+    let policy = config::policy(&SpinVariables)?;
+    if !policy.token_signing_alg.is_asymmetric() {
+        return Err(ApiError::conflict("token_signing_alg is HS256: there is no key pair to rotate"));
+    }
+    let keys = config::session_keys(&SpinVariables)?;
+    let key = super::new_signing_key(&policy, &keys, policy.key_activation_seconds)?;
+    let body = json!({"kid": key.kid, "alg": key.alg.as_str(), "activates_in": policy.key_activation_seconds});
+    Ok(Response::json(200, &body))
+}

@@ -23,12 +23,12 @@ pub fn post(req: &Request) -> ApiResult {
     let keys = config::session_keys(&SpinVariables)?;
     let store = super::open_store()?;
 
-    let user = store.find_login_user(&login)?;
-    let stored_hash = user.as_ref().and_then(|u| u.password.as_deref());
-    let (user, upgrade) = match (hasher.verify(&password, stored_hash), user) {
-        (Verdict::Valid { upgrade }, Some(user)) => (user, upgrade),
-        (_, user) => {
-            store.login_failed(user.as_ref().map(|u| u.id.as_str()), &Event::user_login_failed(&login))?;
+    let found = store.find_login_user(&login, policy.token_signing_alg)?;
+    let stored_hash = found.as_ref().and_then(|(u, _)| u.password.as_deref());
+    let (user, signing_key, upgrade) = match (hasher.verify(&password, stored_hash), found) {
+        (Verdict::Valid { upgrade }, Some((user, signing_key))) => (user, signing_key, upgrade),
+        (_, found) => {
+            store.login_failed(found.as_ref().map(|(u, _)| u.id.as_str()), &Event::user_login_failed(&login))?;
             super::note_queued_event();
             return Err(ApiError::invalid_credentials());
         }
@@ -53,7 +53,8 @@ pub fn post(req: &Request) -> ApiResult {
         return Err(ApiError::invalid_credentials());
     }
     super::note_queued_event();
-    super::token_pair(user, &session_id, 0, &policy, &keys)
+    let signer = super::access_signer(&policy, &keys, signing_key.as_deref())?;
+    super::token_pair(user, &session_id, 0, &policy, &signer, &keys.refresh)
 }
 
 /// The longest user agent a session keeps.

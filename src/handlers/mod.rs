@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod health;
+pub mod jwks;
 pub mod login;
 pub mod logout;
 pub mod openapi;
@@ -73,15 +74,82 @@ pub(crate) fn deliver_outbox(max_batches: usize) -> crate::outbox::DrainReport {
 
 /// The claims of the request's access token, with the contract's answers
 /// for a missing (403), expired or invalid (401) one. Whether its session
-/// is still live is for the handler's own statement to say.
+/// is still live is for the handler's own statement to say. A token signed
+/// by a stored key costs a statement to fetch that key.
 pub(crate) fn access_claims(req: &crate::http_io::Request) -> Result<crate::tokens::UserClaims, crate::errors::ApiError> {
-    use crate::errors::ApiError;
-    use crate::tokens::TokenError;
-    let token = bearer_token(req).ok_or(ApiError::forbidden("Token is missing"))?;
-    config::token_key(&SpinVariables)?.verify(token).map_err(|e| match e {
-        TokenError::Expired => ApiError::unauthorized("Token expired"),
-        TokenError::Invalid => ApiError::unauthorized("Invalid token"),
-    })
+    let token = required_bearer(req)?;
+    match stored_key_id(token) {
+        Some(kid) => match open_store()?.verifying_key(&kid)? {
+            Some(key) => crate::signing_keys::verify(token, &key).map_err(token_refused),
+            None => Err(token_refused(crate::tokens::TokenError::Invalid)),
+        },
+        None => secret_key_claims(token),
+    }
+}
+
+/// The bearer token, or the contract's 403 when there is none.
+pub(crate) fn required_bearer(req: &crate::http_io::Request) -> Result<&str, crate::errors::ApiError> {
+    bearer_token(req).ok_or(crate::errors::ApiError::forbidden("Token is missing"))
+}
+
+/// The claims of an HS256 token signed with `secret_key`.
+pub(crate) fn secret_key_claims(token: &str) -> Result<crate::tokens::UserClaims, crate::errors::ApiError> {
+    config::token_key(&SpinVariables)?.verify(token).map_err(token_refused)
+}
+
+/// The `kid` of a token signed by a stored key pair (any algorithm but
+/// HS256, whose key is `secret_key`); `None` for every other token.
+pub(crate) fn stored_key_id(token: &str) -> Option<String> {
+    match crate::tokens::header(token)? {
+        (alg, Some(kid)) if alg != "HS256" => Some(kid),
+        _ => None,
+    }
+}
+
+/// The contract's answer for a refused access token.
+pub(crate) fn token_refused(error: crate::tokens::TokenError) -> crate::errors::ApiError {
+    match error {
+        crate::tokens::TokenError::Expired => crate::errors::ApiError::unauthorized("Token expired"),
+        crate::tokens::TokenError::Invalid => crate::errors::ApiError::unauthorized("Invalid token"),
+    }
+}
+
+/// What signs this request's tokens: `secret_key` for HS256; otherwise the
+/// stored key that signs now (`stored`, from the statement that already
+/// ran), or, when there is none yet or it was sealed under another
+/// `secret_key`, a key pair made and stored now, signing at once.
+pub(crate) fn access_signer(
+    policy: &crate::policy::Policy,
+    keys: &config::SessionKeys,
+    stored: Option<&str>,
+) -> Result<crate::signing_keys::AccessSigner, crate::errors::ApiError> {
+    use crate::signing_keys::AccessSigner;
+    let alg = policy.token_signing_alg;
+    if !alg.is_asymmetric() {
+        return Ok(AccessSigner::Hmac(keys.token.clone()));
+    }
+    if let Some(signer) = stored.and_then(|stored| AccessSigner::open(alg, stored, &keys.vault)) {
+        return Ok(signer);
+    }
+    let key = new_signing_key(policy, keys, 0)?;
+    AccessSigner::open(alg, &format!("{} {}", key.kid, key.sealed_private), &keys.vault)
+        .ok_or(crate::errors::ApiError::Internal("a new signing key does not open"))
+}
+
+/// Makes and stores a key pair for the policy's algorithm, signing
+/// `activation_seconds` from now; the keys it replaces verify until every
+/// token they signed has expired.
+pub(crate) fn new_signing_key(
+    policy: &crate::policy::Policy,
+    keys: &config::SessionKeys,
+    activation_seconds: u64,
+) -> Result<crate::signing_keys::NewKey, crate::errors::ApiError> {
+    let key = crate::signing_keys::generate(policy.token_signing_alg, &keys.vault)
+        .ok_or(crate::errors::ApiError::Internal("no randomness for a key pair"))?;
+    let grace = policy.token_ttl_seconds + crate::tokens::LEEWAY_SECONDS;
+    open_store()?.add_signing_key(&key, seconds(activation_seconds), seconds(grace))?;
+    eprintln!("auth: new {} signing key {}, signing in {activation_seconds} s", key.alg.as_str(), key.kid);
+    Ok(key)
 }
 
 /// A policy duration for the store (policy bounds them far below
@@ -103,15 +171,15 @@ pub(crate) fn token_pair(
     session_id: &str,
     generation: u32,
     policy: &crate::policy::Policy,
-    keys: &(crate::tokens::TokenKey, crate::sessions::RefreshKey),
+    signer: &crate::signing_keys::AccessSigner,
+    refresh_key: &crate::sessions::RefreshKey,
 ) -> crate::errors::ApiResult {
     use crate::errors::ApiError;
     let claims = crate::tokens::UserClaims { user_id: user.id, username: user.username, sid: Some(session_id.to_owned()) };
-    let access = keys
-        .0
+    let access = signer
         .issue(claims, policy.token_ttl_seconds, uuid::Uuid::new_v4().to_string(), &policy.token_issuer)
         .map_err(|_| ApiError::Internal("signing a token failed"))?;
-    let refresh = keys.1.token(session_id, generation).ok_or(ApiError::Internal("a session id that is not a UUID"))?;
+    let refresh = refresh_key.token(session_id, generation).ok_or(ApiError::Internal("a session id that is not a UUID"))?;
     let body = serde_json::json!({
         "token": access,
         "access_token": access,

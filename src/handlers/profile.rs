@@ -1,13 +1,20 @@
 //! `GET /profile`: the bearer's account, in one statement; a token of a
-//! session that has ended is refused at once.
+//! session that has ended is refused at once. For a token signed by a
+//! stored key pair, that key comes in the same statement, and nothing the
+//! statement found is used before the signature is checked with it.
 
 use crate::errors::{ApiError, ApiResult};
 use crate::http_io::Request;
 use crate::response::Response;
+use crate::tokens::TokenError;
 use serde_json::json;
 
 pub fn get(req: &Request) -> ApiResult {
-    let claims = super::access_claims(req)?;
+    let token = super::required_bearer(req)?;
+    if let Some(kid) = super::stored_key_id(token) {
+        return with_stored_key(token, &kid);
+    }
+    let claims = super::secret_key_claims(token)?;
     let store = super::open_store()?;
     let user = match claims.sid.as_deref() {
         // The Flask service's tokens name no session.
@@ -18,5 +25,27 @@ pub fn get(req: &Request) -> ApiResult {
         },
     };
     let user = user.ok_or(ApiError::missing("User not found"))?;
-    Ok(Response::json(200, &json!({"username": user.username, "email": user.email, "user_id": user.id})))
+    Ok(profile(&user))
+}
+
+fn with_stored_key(token: &str, kid: &str) -> ApiResult {
+    let invalid = || super::token_refused(TokenError::Invalid);
+    let unverified = crate::tokens::unverified_claims(token).ok_or_else(invalid)?;
+    // Every token signed by a stored key names its session.
+    let sid = unverified.sid.as_deref().ok_or_else(invalid)?;
+    let found = super::open_store()?.find_session_user_and_key(&unverified.user_id, sid, kid)?;
+    let key = found.verifying_key.ok_or_else(invalid)?;
+    let claims = crate::signing_keys::verify(token, &key).map_err(super::token_refused)?;
+    if claims != unverified {
+        return Err(invalid());
+    }
+    if !found.live {
+        return Err(super::session_ended());
+    }
+    let user = found.user.ok_or(ApiError::missing("User not found"))?;
+    Ok(profile(&user))
+}
+
+fn profile(user: &crate::store::User) -> crate::response::Response {
+    Response::json(200, &json!({"username": user.username, "email": user.email, "user_id": user.id}))
 }

@@ -19,15 +19,18 @@ pub fn post(req: &Request) -> ApiResult {
     let token = string_field(&body, "refresh_token", MAX_TOKEN_CHARS)?;
     let keys = config::session_keys(&SpinVariables)?;
     // A token this service did not mint costs no database round trip.
-    let claim = keys.1.open(&token).ok_or_else(invalid)?;
+    let claim = keys.refresh.open(&token).ok_or_else(invalid)?;
     let policy = config::policy(&SpinVariables)?;
     let terms = RefreshTerms {
         idle_seconds: super::seconds(policy.session_idle_seconds),
         grace_seconds: super::seconds(policy.refresh_reuse_grace_seconds),
     };
     let reuse_event_id = uuid::Uuid::new_v4().to_string();
-    match super::open_store()?.refresh(&claim.session_id, claim.generation, terms, &reuse_event_id)? {
-        Refresh::Renewed { generation, user } => super::token_pair(user, &claim.session_id, generation, &policy, &keys),
+    match super::open_store()?.refresh(&claim.session_id, claim.generation, terms, &reuse_event_id, policy.token_signing_alg)? {
+        Refresh::Renewed { generation, user, signing_key } => {
+            let signer = super::access_signer(&policy, &keys, signing_key.as_deref())?;
+            super::token_pair(user, &claim.session_id, generation, &policy, &signer, &keys.refresh)
+        }
         Refresh::Reused => {
             super::note_queued_event();
             eprintln!("auth: a used refresh token was replayed; session {} revoked", claim.session_id);

@@ -12,6 +12,7 @@ mod sqlite_sql;
 
 use crate::config::StoreConfig;
 use crate::errors::Unavailable;
+use crate::signing_keys::SigningAlg;
 use crate::events::Event;
 
 /// A user row as the endpoints need it.
@@ -69,7 +70,7 @@ pub enum Refresh {
     /// The session is live and its newest token is of `generation`: this
     /// refresh rotated to it, or a concurrent one did within the grace
     /// window. Either way the answer is that token.
-    Renewed { generation: u32, user: User },
+    Renewed { generation: u32, user: User, signing_key: Option<String> },
     /// An older token was replayed: the session is revoked now and
     /// `RefreshTokenReused` is queued.
     Reused,
@@ -82,6 +83,16 @@ pub enum Refresh {
 pub struct RefreshTerms {
     pub idle_seconds: i64,
     pub grace_seconds: i64,
+}
+
+/// What `/profile`'s one statement found for a token signed by a stored key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionLookup {
+    pub user: Option<User>,
+    /// Whether the token's session is live.
+    pub live: bool,
+    /// The key the token names, as `"<alg> <public JWK>"`.
+    pub verifying_key: Option<String>,
 }
 
 /// Which sessions a logout ends.
@@ -182,12 +193,23 @@ pub trait Store {
     /// The outbox backlog; also proves the database answers.
     fn backlog(&self) -> Result<Backlog, Unavailable>;
     /// The account a login name (username, or e-mail in any case) refers
-    /// to; a username match wins.
-    fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable>;
+    /// to (a username match wins), and the key that signs for algorithm
+    /// `signing_alg` as `"<kid> <sealed private half>"` (src/signing_keys.rs).
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg) -> Result<Option<(User, Option<String>)>, Unavailable>;
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable>;
     /// The user of an access token that names session `session_id`, and
     /// whether that session is live (not revoked, not past its end).
     fn find_session_user(&self, user_id: &str, session_id: &str) -> Result<Option<(User, bool)>, Unavailable>;
+    /// The same for a token signed by stored key `kid`, with that key, in
+    /// the same statement.
+    fn find_session_user_and_key(&self, user_id: &str, session_id: &str, kid: &str) -> Result<SessionLookup, Unavailable>;
+    /// Stored key `kid` as `"<alg> <public JWK>"`, while it verifies.
+    fn verifying_key(&self, kid: &str) -> Result<Option<String>, Unavailable>;
+    /// Every key that verifies, oldest first, as `"<alg> <public JWK>"`.
+    fn published_keys(&self) -> Result<Vec<String>, Unavailable>;
+    /// Adds `key`, signing `activation_seconds` from now; the keys signing
+    /// until then stop at that moment and verify `grace_seconds` longer.
+    fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable>;
     /// Records a good login with its event and opens its session, resetting
     /// the failure count and replacing the hash when `new_hash` is given;
     /// `false` when the account vanished meanwhile (then nothing is written).
@@ -197,8 +219,8 @@ pub trait Store {
     /// the same token one rotates and the other, within the grace window,
     /// is answered with the same successor. A replay of an older token
     /// revokes the session and queues `RefreshTokenReused` with id
-    /// `reuse_event_id`.
-    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str)
+    /// `reuse_event_id`. The key that signs for `signing_alg` comes along.
+    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str, signing_alg: SigningAlg)
         -> Result<Refresh, Unavailable>;
     /// Ends the bearer's sessions of `scope` and queues `event`.
     fn logout(&self, bearer: Bearer<'_>, scope: LogoutScope, event: &Event) -> Result<Ended, Unavailable>;

@@ -5,10 +5,11 @@
 use super::postgres_sql as sql;
 use super::{
     Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
-    SessionInfo, Store, User,
+    SessionInfo, SessionLookup, Store, User,
 };
 use crate::config::DatabaseUrl;
 use crate::errors::Unavailable;
+use crate::signing_keys::SigningAlg;
 use crate::events::Event;
 use crate::migrations;
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError, RowSet};
@@ -121,9 +122,18 @@ impl Store for PgStore {
         }
     }
 
-    fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable> {
-        let rows = self.with_schema("looking up a login", |c| c.query(sql::FIND_LOGIN_USER, &[text(login), text(&crate::accounts::fold_case(login))]))?;
-        Ok(first_user(&rows, true))
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg) -> Result<Option<(User, Option<String>)>, Unavailable> {
+        let mut params = vec![text(login), text(&crate::accounts::fold_case(login))];
+        let statement = match signing_alg.is_asymmetric() {
+            true => {
+                params.push(text(signing_alg.as_str()));
+                sql::FIND_LOGIN_USER_AND_KEY
+            }
+            false => sql::FIND_LOGIN_USER,
+        };
+        let rows = self.with_schema("looking up a login", |c| c.query(statement, &params))?;
+        let key = cell_text(rows.rows.first().and_then(|r| r.get(4)));
+        Ok(first_user(&rows, true).map(|user| (user, key)))
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
@@ -135,6 +145,39 @@ impl Store for PgStore {
         let rows = self.with_schema("looking up a session", |c| c.query(sql::FIND_SESSION_USER, &[text(user_id), text(session_id)]))?;
         let live = matches!(rows.rows.first().and_then(|r| r.get(3)), Some(DbValue::Boolean(true)));
         Ok(first_user(&rows, false).map(|user| (user, live)))
+    }
+
+    fn find_session_user_and_key(&self, user_id: &str, session_id: &str, kid: &str) -> Result<SessionLookup, Unavailable> {
+        let params = [text(user_id), text(session_id), text(kid)];
+        let rows = self.with_schema("looking up a session", |c| c.query(sql::FIND_SESSION_USER_AND_KEY, &params))?;
+        let row = rows.rows.first();
+        Ok(SessionLookup {
+            user: first_user(&rows, false),
+            live: matches!(row.and_then(|r| r.get(3)), Some(DbValue::Boolean(true))),
+            verifying_key: cell_text(row.and_then(|r| r.get(4))),
+        })
+    }
+
+    fn verifying_key(&self, kid: &str) -> Result<Option<String>, Unavailable> {
+        let rows = self.with_schema("looking up a signing key", |c| c.query(sql::VERIFYING_KEY, &[text(kid)]))?;
+        Ok(cell_text(rows.rows.first().and_then(|r| r.first())))
+    }
+
+    fn published_keys(&self) -> Result<Vec<String>, Unavailable> {
+        let rows = self.with_schema("listing signing keys", |c| c.query(sql::PUBLISHED_KEYS, &[]))?;
+        Ok(rows.rows.iter().filter_map(|r| cell_text(r.first())).collect())
+    }
+
+    fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable> {
+        let params = [
+            text(&key.kid),
+            text(key.alg.as_str()),
+            text(&key.public_jwk),
+            text(&key.sealed_private),
+            ParameterValue::Int64(activation_seconds),
+            ParameterValue::Int64(grace_seconds),
+        ];
+        self.with_schema("adding a signing key", |c| c.execute(sql::ADD_SIGNING_KEY, &params)).map(drop)
     }
 
     fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
@@ -156,20 +199,27 @@ impl Store for PgStore {
         Ok(rows == 1)
     }
 
-    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str) -> Result<Refresh, Unavailable> {
-        let params = [
+    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str, signing_alg: SigningAlg) -> Result<Refresh, Unavailable> {
+        let mut params = vec![
             text(session_id),
             ParameterValue::Int64(generation.into()),
             ParameterValue::Int64(terms.idle_seconds),
             ParameterValue::Int64(terms.grace_seconds),
             text(reuse_event_id),
         ];
-        let rows = self.with_schema("refreshing a session", |c| c.query(sql::REFRESH, &params))?;
+        let statement = match signing_alg.is_asymmetric() {
+            true => {
+                params.push(text(signing_alg.as_str()));
+                sql::REFRESH_AND_KEY
+            }
+            false => sql::REFRESH,
+        };
+        let rows = self.with_schema("refreshing a session", |c| c.query(statement, &params))?;
         let Some(row) = rows.rows.first() else { return Ok(Refresh::Invalid) };
         Ok(match (row.first(), row.get(1), user_at(row, 2)) {
             (Some(DbValue::Str(verdict)), Some(DbValue::Int64(newest)), Some(user)) if verdict == "renewed" => {
                 match u32::try_from(*newest) {
-                    Ok(generation) => Refresh::Renewed { generation, user },
+                    Ok(generation) => Refresh::Renewed { generation, user, signing_key: cell_text(row.get(5)) },
                     Err(_) => Refresh::Invalid,
                 }
             }

@@ -19,9 +19,10 @@
 use super::sqlite_sql as sql;
 use super::{
     Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
-    SessionInfo, Store, User,
+    SessionInfo, SessionLookup, Store, User,
 };
 use crate::errors::Unavailable;
+use crate::signing_keys::SigningAlg;
 use crate::events::Event;
 use crate::migrations;
 use spin_sdk::sqlite3::{Connection, Error, QueryResult, Value};
@@ -185,12 +186,6 @@ impl SqliteStore {
         }
     }
 
-    fn query_user(&self, what: &str, statement: &str, params: &[Value], with_password: bool) -> Result<Option<User>, Unavailable> {
-        let result = self.with_schema(what, || self.exec(statement, params))?;
-        Ok(first_row(&result).and_then(|row| {
-            Some(User { password: if with_password { cell_text(row.get(3)) } else { None }, ..user_at(row, 0)? })
-        }))
-    }
 
     fn switch_to_wal(&self) {
         match self.exec(sql::JOURNAL_MODE_WAL, &[]) {
@@ -269,13 +264,18 @@ impl Store for SqliteStore {
         }
     }
 
-    fn find_login_user(&self, login: &str) -> Result<Option<User>, Unavailable> {
-        let params = [text(login), text(&crate::accounts::fold_case(login))];
-        self.query_user("looking up a login", sql::FIND_LOGIN_USER, &params, true)
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg) -> Result<Option<(User, Option<String>)>, Unavailable> {
+        let params = [text(login), text(&crate::accounts::fold_case(login)), text(signing_alg.as_str())];
+        let result = self.with_schema("looking up a login", || self.exec(sql::FIND_LOGIN_USER, &params))?;
+        Ok(first_row(&result).and_then(|row| {
+            let user = User { password: cell_text(row.get(3)), ..user_at(row, 0)? };
+            Some((user, cell_text(row.get(4))))
+        }))
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
-        self.query_user("looking up a user", sql::FIND_USER, &[text(id)], false)
+        let result = self.with_schema("looking up a user", || self.exec(sql::FIND_USER, &[text(id)]))?;
+        Ok(first_row(&result).and_then(|row| user_at(row, 0)))
     }
 
     fn find_session_user(&self, user_id: &str, session_id: &str) -> Result<Option<(User, bool)>, Unavailable> {
@@ -285,6 +285,39 @@ impl Store for SqliteStore {
             let live = matches!(row.get(3), Some(Value::Integer(1)));
             Some((user_at(row, 0)?, live))
         }))
+    }
+
+    fn find_session_user_and_key(&self, user_id: &str, session_id: &str, kid: &str) -> Result<SessionLookup, Unavailable> {
+        let params = [text(user_id), text(session_id), text(kid)];
+        let result = self.with_schema("looking up a session", || self.exec(sql::FIND_SESSION_USER_AND_KEY, &params))?;
+        let row = first_row(&result);
+        Ok(SessionLookup {
+            user: row.and_then(|row| user_at(row, 0)),
+            live: matches!(row.and_then(|r| r.get(3)), Some(Value::Integer(1))),
+            verifying_key: cell_text(row.and_then(|r| r.get(4))),
+        })
+    }
+
+    fn verifying_key(&self, kid: &str) -> Result<Option<String>, Unavailable> {
+        let result = self.with_schema("looking up a signing key", || self.exec(sql::VERIFYING_KEY, &[text(kid)]))?;
+        Ok(cell_text(first_row(&result).and_then(|r| r.first())))
+    }
+
+    fn published_keys(&self) -> Result<Vec<String>, Unavailable> {
+        let result = self.with_schema("listing signing keys", || self.exec(sql::PUBLISHED_KEYS, &[]))?;
+        Ok(result.rows.iter().filter_map(|r| cell_text(r.values.first())).collect())
+    }
+
+    fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable> {
+        let params = [
+            text(&key.kid),
+            text(key.alg.as_str()),
+            text(&key.public_jwk),
+            text(&key.sealed_private),
+            Value::Integer(activation_seconds),
+            Value::Integer(grace_seconds),
+        ];
+        self.with_schema("adding a signing key", || self.exec(sql::ADD_SIGNING_KEY, &params)).map(drop)
     }
 
     fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
@@ -304,20 +337,21 @@ impl Store for SqliteStore {
         self.queued("recording a login", sql::LOGIN_SUCCEEDED, &params, event)
     }
 
-    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str) -> Result<Refresh, Unavailable> {
+    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str, signing_alg: SigningAlg) -> Result<Refresh, Unavailable> {
         let params = [
             text(session_id),
             Value::Integer(generation.into()),
             Value::Integer(terms.idle_seconds),
             Value::Integer(terms.grace_seconds),
             text(reuse_event_id),
+            text(signing_alg.as_str()),
         ];
         let result = self.with_schema("refreshing a session", || self.exec(sql::REFRESH, &params))?;
         Ok(match first_row(&result) {
             Some([_, Value::Text(revoked_by), ..]) if revoked_by == reuse_event_id => Refresh::Reused,
             Some([Value::Integer(newest), Value::Null, rest @ ..]) if *newest == i64::from(generation) + 1 => {
                 match (u32::try_from(*newest), user_at(rest, 0)) {
-                    (Ok(generation), Some(user)) => Refresh::Renewed { generation, user },
+                    (Ok(generation), Some(user)) => Refresh::Renewed { generation, user, signing_key: cell_text(rest.get(3)) },
                     _ => Refresh::Invalid,
                 }
             }

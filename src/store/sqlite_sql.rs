@@ -21,13 +21,46 @@ macro_rules! now_epoch {
 }
 
 pub const NOW: &str = concat!("SELECT ", now_iso!());
+/// The key that signs now for algorithm `?n`, as `"<kid> <sealed private
+/// half>"`; null for HS256 or before the first key is made.
+macro_rules! signing_key {
+    ($alg:literal) => {
+        concat!(
+            "(SELECT k.kid || ' ' || k.private_key FROM auth_signing_key k WHERE k.alg = ",
+            $alg,
+            " AND k.activates_at <= ",
+            now_iso!(),
+            " AND (k.signs_until IS NULL OR k.signs_until > ",
+            now_iso!(),
+            ") ORDER BY k.activates_at DESC, k.kid LIMIT 1)"
+        )
+    };
+}
+/// The published key `?n` as `"<alg> <public JWK>"`; null when unknown or
+/// past its last use.
+macro_rules! verifying_key {
+    ($kid:literal) => {
+        concat!(
+            "(SELECT k.alg || ' ' || k.public_jwk FROM auth_signing_key k WHERE k.kid = ",
+            $kid,
+            " AND (k.verifies_until IS NULL OR k.verifies_until > ",
+            now_iso!(),
+            "))"
+        )
+    };
+}
 /// A login name is a username or an e-mail (any case); a username match wins.
 /// SQLite's `lower()` folds only ASCII, so the login comes folded by Rust as
-/// `?2` (the service stores e-mails folded the same way).
-pub const FIND_LOGIN_USER: &str = r#"SELECT id, username, email, password FROM "user"
+/// `?2` (the service stores e-mails folded the same way). The key that
+/// signs for algorithm `?3` comes along.
+pub const FIND_LOGIN_USER: &str = concat!(
+    r#"SELECT id, username, email, password, "#,
+    signing_key!("?3"),
+    r#" FROM "user"
     WHERE username = ?1 OR email = ?1 OR lower(email) = ?2
     ORDER BY username = ?1 DESC
-    LIMIT 1"#;
+    LIMIT 1"#
+);
 pub const FIND_USER: &str = r#"SELECT id, username, email FROM "user" WHERE id = ?1"#;
 /// An access token's user and whether its session (`?2`) is live.
 pub const FIND_SESSION_USER: &str = concat!(
@@ -37,6 +70,31 @@ pub const FIND_SESSION_USER: &str = concat!(
     r#")
     FROM "user" u WHERE u.id = ?1"#
 );
+/// [`FIND_SESSION_USER`] for a token signed by key `?3`, which comes along
+/// (a row even for an unknown user, so that the signature is checked first).
+pub const FIND_SESSION_USER_AND_KEY: &str = concat!(
+    r#"SELECT u.id, u.username, u.email, EXISTS (SELECT 1 FROM auth_session s WHERE s.id = ?2 AND s.user_id = u.id
+        AND s.revoked_at IS NULL AND s.expires_at > "#,
+    now_iso!(),
+    "), ",
+    verifying_key!("?3"),
+    r#"
+    FROM (SELECT 1) AS one LEFT JOIN "user" u ON u.id = ?1"#
+);
+/// Key `?1` to verify a token with; always one row.
+pub const VERIFYING_KEY: &str = concat!("SELECT ", verifying_key!("?1"));
+/// The keys `/.well-known/jwks.json` lists, oldest first, as `"<alg>
+/// <public JWK>"`: every key not past its last use.
+pub const PUBLISHED_KEYS: &str = concat!(
+    "SELECT alg || ' ' || public_jwk FROM auth_signing_key WHERE verifies_until IS NULL OR verifies_until > ",
+    now_iso!(),
+    " ORDER BY activates_at, kid"
+);
+/// A new key through `auth_signing_key_added`'s trigger (migration 5): it
+/// signs `?5` seconds from now, the keys signing until then stop at that
+/// moment and verify `?6` seconds longer.
+pub const ADD_SIGNING_KEY: &str = "INSERT INTO auth_signing_key_added (kid, alg, public_jwk, private_key, activation_seconds, grace_seconds)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 /// A good login: queue the event, reset the failure counter, stamp the
 /// time, replace the hash when `?2` is not null and open the session,
 /// unless the account is gone (then nothing is written).
@@ -56,7 +114,8 @@ macro_rules! reused {
 /// rotated, within `?4` seconds, changes nothing; an older one revokes the
 /// session, naming the event `?5`, which the `auth_session_reused` trigger
 /// queues. No row when there is no live session; otherwise its newest
-/// generation, the event id when this refresh revoked it, and its user.
+/// generation, the event id when this refresh revoked it, its user and the
+/// key that signs for algorithm `?6`.
 /// (`revoked_at IS NOT NULL` in RETURNING came back 1 for a null here,
 /// with SQLite 3.40, so the id is returned instead.)
 pub const REFRESH: &str = concat!(
@@ -88,7 +147,8 @@ pub const REFRESH: &str = concat!(
     r#"
     RETURNING refresh_generation, revoked_event_id, user_id,
         (SELECT username FROM "user" u WHERE u.id = auth_session.user_id),
-        (SELECT email FROM "user" u WHERE u.id = auth_session.user_id)"#
+        (SELECT email FROM "user" u WHERE u.id = auth_session.user_id), "#,
+    signing_key!("?6")
 );
 /// Logging out or ending one session (`auth_logout`'s trigger decides);
 /// [`EVENT_QUEUED`] tells whether it happened.

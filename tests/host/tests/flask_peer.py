@@ -4,13 +4,16 @@
     flask_peer.py decode SECRET TOKEN
     flask_peer.py legacy-hash PASSWORD
     flask_peer.py sqlite-user DATABASE_FILE USER_ID USERNAME EMAIL PASSWORD
+    flask_peer.py jwks-decode JWKS_URL TOKEN
 
 `encode` mints a token exactly as the Flask service did (PyJWT); `decode`
 verifies one as a PyJWT consumer does and prints its claims as JSON;
 `legacy-hash` prints the Flask service's password hash; `sqlite-user` makes
 the Flask service's table in an SQLite file as SQLAlchemy creates it there
 and writes one user into it with Python's sqlite3, as the Flask service
-does when its DATABASE_URL is sqlite:///.
+does when its DATABASE_URL is sqlite:///. `jwks-decode` verifies a token
+the way a service that trusts this one's JWKS does (PyJWT's PyJWKClient,
+which needs pyjwt[crypto]) and prints its claims as JSON.
 """
 import datetime
 import hashlib
@@ -51,6 +54,11 @@ def main(argv):
                 "INSERT INTO user (id, username, password, email) VALUES (?, ?, ?, ?)",
                 (user_id, username, legacy_hash(password), email),
             )
+        return
+    if command == "jwks-decode":
+        url, token = argv[2], argv[3]
+        key = jwt.PyJWKClient(url).get_signing_key_from_jwt(token)
+        print(json.dumps(jwt.decode(token, key, algorithms=["EdDSA", "ES256"])))
         return
     secret = argv[2]
     if command == "encode":

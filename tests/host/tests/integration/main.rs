@@ -19,6 +19,7 @@ mod permissions;
 mod routing;
 mod server;
 mod sessions;
+mod signing_keys;
 mod spin_profile;
 mod sqlite_store;
 mod stack;
