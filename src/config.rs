@@ -153,6 +153,8 @@ pub struct SessionKeys {
     pub refresh: crate::sessions::RefreshKey,
     /// Seals the private halves of stored key pairs.
     pub vault: crate::signing_keys::KeyVault,
+    /// Tags the `jti` of the service's own EdDSA and ES256 tokens.
+    pub self_check: crate::token_self_check::SelfCheck,
 }
 
 pub fn session_keys(source: &dyn VariableSource) -> Result<SessionKeys, ConfigError> {
@@ -161,7 +163,15 @@ pub fn session_keys(source: &dyn VariableSource) -> Result<SessionKeys, ConfigEr
         token: signing_key(&secret)?,
         refresh: crate::sessions::RefreshKey::derive(secret.as_bytes()),
         vault: crate::signing_keys::KeyVault::derive(secret.as_bytes()),
+        self_check: crate::token_self_check::SelfCheck::derive(secret.as_bytes()),
     })
+}
+
+/// The key of the `jti` tag of the service's own EdDSA and ES256 tokens.
+pub fn self_check(source: &dyn VariableSource) -> Result<crate::token_self_check::SelfCheck, ConfigError> {
+    let secret = required(source, SECRET_KEY)?;
+    signing_key(&secret)?;
+    Ok(crate::token_self_check::SelfCheck::derive(secret.as_bytes()))
 }
 
 const SECRET_KEY: &str = "secret_key";

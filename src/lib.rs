@@ -22,6 +22,7 @@ pub mod policy;
 pub mod response;
 pub mod sessions;
 pub mod signing_keys;
+pub mod token_self_check;
 pub mod store;
 pub mod tokens;
 

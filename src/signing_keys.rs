@@ -9,6 +9,7 @@
 //! and a verifying key as `"<alg> <public JWK>"`, one text column each, so
 //! that the statements that already run can carry them.
 
+use crate::token_self_check::SelfCheck;
 use crate::tokens::{checked, claims_for, options, TokenError, TokenKey, UserClaims};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -153,29 +154,48 @@ pub fn generate(alg: SigningAlg, vault: &KeyVault) -> Option<NewKey> {
 /// What signs this request's access tokens.
 pub enum AccessSigner {
     Hmac(TokenKey),
-    Ed25519(Box<Ed25519KeyPair>),
-    P256(Box<ES256KeyPair>),
+    /// A stored key pair, and the key of the `jti` tag by which the service
+    /// recognises its own tokens (src/token_self_check.rs).
+    Pair(Box<StoredPair>, SelfCheck),
+}
+
+pub enum StoredPair {
+    Ed25519(Ed25519KeyPair),
+    P256(ES256KeyPair),
 }
 
 impl AccessSigner {
     /// The store's `"<kid> <sealed>"` for `alg`, opened; `None` when it is
     /// malformed or was sealed under another `secret_key`.
-    pub fn open(alg: SigningAlg, stored: &str, vault: &KeyVault) -> Option<AccessSigner> {
+    pub fn open(alg: SigningAlg, stored: &str, vault: &KeyVault, self_check: &SelfCheck) -> Option<AccessSigner> {
         let (kid, sealed) = stored.split_once(' ')?;
         let private = vault.open(kid, sealed)?;
-        match alg {
-            SigningAlg::Hs256 => None,
-            SigningAlg::EdDsa => Ed25519KeyPair::from_bytes(&private).ok().map(|k| AccessSigner::Ed25519(Box::new(k.with_key_id(kid)))),
-            SigningAlg::Es256 => ES256KeyPair::from_bytes(&private).ok().map(|k| AccessSigner::P256(Box::new(k.with_key_id(kid)))),
-        }
+        let pair = match alg {
+            SigningAlg::Hs256 => return None,
+            SigningAlg::EdDsa => StoredPair::Ed25519(Ed25519KeyPair::from_bytes(&private).ok()?.with_key_id(kid)),
+            SigningAlg::Es256 => StoredPair::P256(ES256KeyPair::from_bytes(&private).ok()?.with_key_id(kid)),
+        };
+        Some(AccessSigner::Pair(Box::new(pair), self_check.clone()))
     }
 
-    /// A signed token for `claims` from `issuer`, valid `ttl_seconds` from now.
-    pub fn issue(&self, claims: UserClaims, ttl_seconds: u64, jwt_id: String, issuer: &str) -> Result<String, jwt_simple::Error> {
-        match self {
-            AccessSigner::Hmac(key) => key.issue(claims, ttl_seconds, jwt_id, issuer),
-            AccessSigner::Ed25519(pair) => pair.sign(claims_for(claims, ttl_seconds, jwt_id, issuer)),
-            AccessSigner::P256(pair) => pair.sign(claims_for(claims, ttl_seconds, jwt_id, issuer)),
+    /// A signed token for `claims` from `issuer`, valid `ttl_seconds` from
+    /// now, with a unique `jti`.
+    pub fn issue(&self, claims: UserClaims, ttl_seconds: u64, issuer: &str) -> Result<String, jwt_simple::Error> {
+        let (pair, self_check) = match self {
+            AccessSigner::Hmac(key) => return key.issue(claims, ttl_seconds, uuid::Uuid::new_v4().to_string(), issuer),
+            AccessSigner::Pair(pair, self_check) => (pair, self_check),
+        };
+        let claims = claims_for(claims, ttl_seconds, String::new(), issuer);
+        let unsealed = || jwt_simple::Error::msg("no randomness for a token id");
+        match pair.as_ref() {
+            StoredPair::Ed25519(pair) => {
+                let kid = pair.key_id().as_deref().unwrap_or_default();
+                pair.sign(self_check.seal("EdDSA", kid, claims).ok_or_else(unsealed)?)
+            }
+            StoredPair::P256(pair) => {
+                let kid = pair.key_id().as_deref().unwrap_or_default();
+                pair.sign(self_check.seal("ES256", kid, claims).ok_or_else(unsealed)?)
+            }
         }
     }
 }
@@ -220,6 +240,10 @@ mod tests {
         KeyVault::derive(b"unit-test-secret-key-0123456789abcdef")
     }
 
+    fn check() -> SelfCheck {
+        SelfCheck::derive(b"unit-test-secret-key-0123456789abcdef")
+    }
+
     fn claims() -> UserClaims {
         UserClaims { user_id: "u-1".into(), username: "alice".into(), sid: Some("s-1".into()) }
     }
@@ -235,8 +259,8 @@ mod tests {
             let jwk: serde_json::Value = serde_json::from_str(&key.public_jwk).unwrap();
             assert_eq!((jwk["kid"].as_str(), jwk["alg"].as_str(), jwk["use"].as_str()), (Some(key.kid.as_str()), Some(alg.as_str()), Some("sig")));
             assert!(jwk.get("d").is_none(), "no private member: {jwk}");
-            let signer = AccessSigner::open(alg, &format!("{} {}", key.kid, key.sealed_private), &vault()).unwrap();
-            let token = signer.issue(claims(), 600, "j".into(), "auth-service").unwrap();
+            let signer = AccessSigner::open(alg, &format!("{} {}", key.kid, key.sealed_private), &vault(), &check()).unwrap();
+            let token = signer.issue(claims(), 600, "auth-service").unwrap();
             assert_eq!(crate::tokens::header(&token), Some((alg.as_str().to_owned(), Some(key.kid.clone()))));
             assert_eq!(verify(&token, &stored_public(&key)), Ok(claims()));
             let other = generate(alg, &vault()).unwrap();
@@ -256,8 +280,8 @@ mod tests {
     fn a_token_of_another_algorithm_or_a_forged_key_is_refused() {
         let ed = generate(SigningAlg::EdDsa, &vault()).unwrap();
         let es = generate(SigningAlg::Es256, &vault()).unwrap();
-        let ed_signer = AccessSigner::open(SigningAlg::EdDsa, &format!("{} {}", ed.kid, ed.sealed_private), &vault()).unwrap();
-        let token = ed_signer.issue(claims(), 600, "j".into(), "i").unwrap();
+        let ed_signer = AccessSigner::open(SigningAlg::EdDsa, &format!("{} {}", ed.kid, ed.sealed_private), &vault(), &check()).unwrap();
+        let token = ed_signer.issue(claims(), 600, "i").unwrap();
         assert_eq!(verify(&token, &stored_public(&es)), Err(TokenError::Invalid), "an ES256 key for an EdDSA token");
         assert_eq!(verify(&token, &format!("ES256 {}", ed.public_jwk)), Err(TokenError::Invalid));
         assert_eq!(verify(&token, "EdDSA {}"), Err(TokenError::Invalid));
@@ -271,10 +295,10 @@ mod tests {
         let key = generate(SigningAlg::EdDsa, &vault()).unwrap();
         assert!(!key.public_jwk.contains(&key.sealed_private));
         let other_vault = KeyVault::derive(b"another-secret-key-that-is-long-enough");
-        assert!(AccessSigner::open(SigningAlg::EdDsa, &format!("{} {}", key.kid, key.sealed_private), &other_vault).is_none());
-        assert!(AccessSigner::open(SigningAlg::EdDsa, &format!("other-kid {}", key.sealed_private), &vault()).is_none());
-        assert!(AccessSigner::open(SigningAlg::EdDsa, "kid AAAA", &vault()).is_none());
-        assert!(AccessSigner::open(SigningAlg::EdDsa, "no-space", &vault()).is_none());
+        assert!(AccessSigner::open(SigningAlg::EdDsa, &format!("{} {}", key.kid, key.sealed_private), &other_vault, &check()).is_none());
+        assert!(AccessSigner::open(SigningAlg::EdDsa, &format!("other-kid {}", key.sealed_private), &vault(), &check()).is_none());
+        assert!(AccessSigner::open(SigningAlg::EdDsa, "kid AAAA", &vault(), &check()).is_none());
+        assert!(AccessSigner::open(SigningAlg::EdDsa, "no-space", &vault(), &check()).is_none());
         assert_eq!(format!("{:?}", vault()), "KeyVault([REDACTED])");
     }
 }

@@ -78,13 +78,24 @@ pub(crate) fn deliver_outbox(max_batches: usize) -> crate::outbox::DrainReport {
 /// by a stored key costs a statement to fetch that key.
 pub(crate) fn access_claims(req: &crate::http_io::Request) -> Result<crate::tokens::UserClaims, crate::errors::ApiError> {
     let token = required_bearer(req)?;
-    match stored_key_id(token) {
-        Some(kid) => match open_store()?.verifying_key(&kid)? {
-            Some(key) => crate::signing_keys::verify(token, &key).map_err(token_refused),
-            None => Err(token_refused(crate::tokens::TokenError::Invalid)),
-        },
-        None => secret_key_claims(token),
+    let Some((alg, kid)) = stored_key_id(token) else {
+        return secret_key_claims(token);
+    };
+    if let Some(claims) = own_token_claims(token, &alg, &kid)? {
+        return Ok(claims);
     }
+    match open_store()?.verifying_key(&kid)? {
+        Some(key) => crate::signing_keys::verify(token, &key).map_err(token_refused),
+        None => Err(token_refused(crate::tokens::TokenError::Invalid)),
+    }
+}
+
+/// The claims of an EdDSA or ES256 token that this service minted under
+/// the current `secret_key`, recognised by its `jti` tag without the cost
+/// of the signature (src/token_self_check.rs); `None` for any other token.
+pub(crate) fn own_token_claims(token: &str, alg: &str, kid: &str) -> Result<Option<crate::tokens::UserClaims>, crate::errors::ApiError> {
+    let check = config::self_check(&SpinVariables)?;
+    check.open(token, alg, kid).transpose().map_err(token_refused)
 }
 
 /// The bearer token, or the contract's 403 when there is none.
@@ -97,11 +108,12 @@ pub(crate) fn secret_key_claims(token: &str) -> Result<crate::tokens::UserClaims
     config::token_key(&SpinVariables)?.verify(token).map_err(token_refused)
 }
 
-/// The `kid` of a token signed by a stored key pair (any algorithm but
-/// HS256, whose key is `secret_key`); `None` for every other token.
-pub(crate) fn stored_key_id(token: &str) -> Option<String> {
+/// The `alg` and `kid` of a token signed by a stored key pair (any
+/// algorithm but HS256, whose key is `secret_key`); `None` for every other
+/// token.
+pub(crate) fn stored_key_id(token: &str) -> Option<(String, String)> {
     match crate::tokens::header(token)? {
-        (alg, Some(kid)) if alg != "HS256" => Some(kid),
+        (alg, Some(kid)) if alg != "HS256" => Some((alg, kid)),
         _ => None,
     }
 }
@@ -128,11 +140,11 @@ pub(crate) fn access_signer(
     if !alg.is_asymmetric() {
         return Ok(AccessSigner::Hmac(keys.token.clone()));
     }
-    if let Some(signer) = stored.and_then(|stored| AccessSigner::open(alg, stored, &keys.vault)) {
+    if let Some(signer) = stored.and_then(|stored| AccessSigner::open(alg, stored, &keys.vault, &keys.self_check)) {
         return Ok(signer);
     }
     let key = new_signing_key(policy, keys, 0)?;
-    AccessSigner::open(alg, &format!("{} {}", key.kid, key.sealed_private), &keys.vault)
+    AccessSigner::open(alg, &format!("{} {}", key.kid, key.sealed_private), &keys.vault, &keys.self_check)
         .ok_or(crate::errors::ApiError::Internal("a new signing key does not open"))
 }
 
@@ -177,7 +189,7 @@ pub(crate) fn token_pair(
     use crate::errors::ApiError;
     let claims = crate::tokens::UserClaims { user_id: user.id, username: user.username, sid: Some(session_id.to_owned()) };
     let access = signer
-        .issue(claims, policy.token_ttl_seconds, uuid::Uuid::new_v4().to_string(), &policy.token_issuer)
+        .issue(claims, policy.token_ttl_seconds, &policy.token_issuer)
         .map_err(|_| ApiError::Internal("signing a token failed"))?;
     let refresh = refresh_key.token(session_id, generation).ok_or(ApiError::Internal("a session id that is not a UUID"))?;
     let body = serde_json::json!({

@@ -1,7 +1,8 @@
 //! `GET /profile`: the bearer's account, in one statement; a token of a
-//! session that has ended is refused at once. For a token signed by a
-//! stored key pair, that key comes in the same statement, and nothing the
-//! statement found is used before the signature is checked with it.
+//! session that has ended is refused at once. An EdDSA or ES256 token that
+//! is not recognised as the service's own by its `jti` tag brings its key
+//! in the same statement, and nothing the statement found is used before
+//! the signature is checked with it.
 
 use crate::errors::{ApiError, ApiResult};
 use crate::http_io::Request;
@@ -11,10 +12,14 @@ use serde_json::json;
 
 pub fn get(req: &Request) -> ApiResult {
     let token = super::required_bearer(req)?;
-    if let Some(kid) = super::stored_key_id(token) {
-        return with_stored_key(token, &kid);
-    }
-    let claims = super::secret_key_claims(token)?;
+    let claims = match super::stored_key_id(token) {
+        None => super::secret_key_claims(token)?,
+        // The service's own EdDSA or ES256 token costs what an HS256 one does.
+        Some((alg, kid)) => match super::own_token_claims(token, &alg, &kid)? {
+            Some(claims) => claims,
+            None => return with_stored_key(token, &kid),
+        },
+    };
     let store = super::open_store()?;
     let user = match claims.sid.as_deref() {
         // The Flask service's tokens name no session.

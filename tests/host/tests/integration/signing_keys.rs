@@ -119,6 +119,10 @@ async fn a_rotation_publishes_first_signs_after_activation_and_old_tokens_verify
     assert_eq!(kids(&jwks(&app).await?), [old_kid.as_str(), new_kid.as_str()]);
     let claims = verified_by_pyjwk_client(&app, &old_token).await?;
     assert_eq!(claims["username"], "rotor");
+    // The same store under another secret_key, which cannot recognise the
+    // token by its jti tag: only the signature and the stored key decide.
+    let by_signature = store.app_with(&[("policy", "token_signing_alg=EdDSA"), ("secret_key", "another-integration-secret-key-0123456789")])?;
+    assert_eq!(by_signature.get_authorized("/profile", &old_token).await?.status, 200);
 
     // Once every token it signed has expired, the old key is gone.
     let past = match store {
@@ -126,9 +130,11 @@ async fn a_rotation_publishes_first_signs_after_activation_and_old_tokens_verify
         TestStore::Sqlite(_) => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 seconds')",
     };
     store.execute(&format!("UPDATE auth_signing_key SET verifies_until = {past} WHERE kid = '{old_kid}'")).await?;
-    let refused = app.get_authorized("/profile", &old_token).await?;
-    assert_eq!((refused.status, refused.json()), (401, json!({"message": "Invalid token"})));
     assert_eq!(kids(&jwks(&app).await?), [new_kid.as_str()]);
+    let refused = by_signature.get_authorized("/profile", &old_token).await?;
+    assert_eq!((refused.status, refused.json()), (401, json!({"message": "Invalid token"})));
+    // (The service's own tokens, recognised by their tag, stay valid until
+    // their exp, which a key's retirement never precedes.)
     assert_eq!(app.get_authorized("/profile", &after).await?.status, 200);
     Ok(())
 }
@@ -155,6 +161,10 @@ async fn hs256_tokens_carry_a_kid_and_keep_verifying_whatever_signs(store) {
     let fresh = other_secret.login("switcher", PASSWORD).await?;
     assert_ne!(header(&fresh).1, header(&es_token).1);
     assert_eq!(other_secret.get_authorized("/profile", &fresh).await?.status, 200);
+    // Its jti tag is not under this secret_key, so the service checks its
+    // signature against the stored public key instead.
+    assert_eq!(es.get_authorized("/profile", &fresh).await?.status, 200);
+    assert_eq!(es.get_authorized("/sessions", &fresh).await?.status, 200);
     Ok(())
 }
 
