@@ -17,6 +17,11 @@ use subtle::ConstantTimeEq;
 pub const MIN_ITERATIONS: u32 = Params::RECOMMENDED_ROUNDS as u32;
 const SALT_BYTES: usize = 16;
 const OUTPUT_BYTES: usize = 32;
+/// A stored PBKDF2 hash may cost at most this many times a new hash's work
+/// (iterations × SHA-256 output blocks); a costlier one is refused as
+/// invalid without being computed. Seen under real Spin: one stored string
+/// with `i=100000000` made a single login attempt run 38 s.
+pub const MAX_STORED_COST_FACTOR: u64 = 4;
 
 /// The Flask service's scheme: one fixed salt, 1,000 iterations, 64 bytes, hex.
 mod legacy {
@@ -102,8 +107,11 @@ impl Hasher {
     fn verify_counting(&self, password: &[u8], stored: Option<&str>) -> (Verdict, u32) {
         let (verdict, iterations) = match stored.and_then(StoredHash::parse) {
             Some(StoredHash::Pbkdf2(hash)) => {
-                let rounds = Params::try_from(&hash).map_or(0, |p| p.rounds);
-                if Pbkdf2.verify_password(password, &hash).is_err() {
+                let params = Params::try_from(&hash).unwrap_or(Params { rounds: 0, output_length: 0 });
+                let rounds = params.rounds;
+                if self.too_costly(params) {
+                    (Verdict::Invalid, 0)
+                } else if Pbkdf2.verify_password(password, &hash).is_err() {
                     (Verdict::Invalid, rounds)
                 } else {
                     (Verdict::Valid { upgrade: rounds < self.params.rounds }, rounds)
@@ -125,6 +133,13 @@ impl Hasher {
             return (verdict, iterations + self.params.rounds);
         }
         (verdict, iterations)
+    }
+
+    /// Whether checking a stored hash with `params` would cost more than
+    /// [`MAX_STORED_COST_FACTOR`] new hashes.
+    fn too_costly(&self, params: Params) -> bool {
+        let blocks = |p: Params| u64::from(p.rounds) * (p.output_length as u64).div_ceil(OUTPUT_BYTES as u64).max(1);
+        blocks(params) > MAX_STORED_COST_FACTOR * blocks(self.params)
     }
 
     /// The work of verifying against a real hash at the current strength,
@@ -254,6 +269,23 @@ mod tests {
         }
         // The weak hash's miss is the case that used to answer early.
         assert_eq!(hasher.verify_counting(b"wrong", Some(&weak)), (Verdict::Invalid, 500 + full));
+    }
+
+    /// Parameters that would cost without bound are refused before any
+    /// work on them: the miss costs the decoy alone.
+    #[test]
+    fn stored_hashes_over_the_cost_cap_are_refused_uncomputed() {
+        let hasher = fast_hasher();
+        let full = hasher.iterations();
+        let costly = "$pbkdf2-sha256$i=100000000,l=32$AAECAwQFBgcICQoLDA0ODw$yRTMTwbMbo9G0VfjobWqerzuuxe7BETNTErBbKKumGQ";
+        // Two output blocks per iteration: 4,002 blocks against a cap of 4,000.
+        let long_output = "$pbkdf2-sha256$i=2001,l=64$AAECAwQFBgcICQoLDA0ODw$yRTMTwbMbo9G0VfjobWqerzuuxe7BETNTErBbKKumGQ";
+        for stored in [costly, long_output] {
+            assert_eq!(hasher.verify_counting(b"pw", Some(stored)), (Verdict::Invalid, full), "{stored}");
+        }
+        // At the cap it is still computed.
+        let at_cap = hash_with(Params { rounds: 4000, output_length: 32 }, b"pw", &[7; 16]);
+        assert_eq!(hasher.verify_counting(b"pw", Some(&at_cap)), (Verdict::Valid { upgrade: false }, 4000));
     }
 
     #[test]
