@@ -14,6 +14,7 @@ pub mod errors;
 pub mod events;
 pub mod handlers;
 pub mod http_io;
+pub mod imported_hashes;
 pub mod json_body;
 pub mod migrations;
 pub mod outbox;

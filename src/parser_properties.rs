@@ -132,20 +132,25 @@ proptest! {
         prop_assert!(key.verify(&extended).is_err());
     }
 
-    /// Stored hashes: PHC strings and the Flask format parse or are refused,
-    /// never panic; the Flask format is exactly 128 hex digits.
+    /// Stored hashes: PHC strings, the Flask format and other systems'
+    /// formats parse or are refused, never panic; the Flask format is
+    /// exactly 128 hex digits.
     #[test]
     fn stored_hashes_parse_or_are_refused(stored in prop_oneof![
         ".{0,200}",
         "\\$pbkdf2-sha256\\$[a-z0-9=,]{0,30}\\$[A-Za-z0-9+/.]{0,30}\\$[A-Za-z0-9+/.]{0,60}",
         "[0-9a-fA-F+-]{128}",
+        "(pbkdf2:sha(256|512):[0-9]{1,12}|scrypt:[0-9]{1,9}:[0-9]{1,4}:[0-9]{1,4})\\$[a-zA-Z0-9]{0,20}\\$[0-9a-f]{0,140}",
+        "pbkdf2_sha256\\$[0-9]{1,12}\\$[a-zA-Z0-9]{0,20}\\$[A-Za-z0-9+/=]{0,60}",
+        "\\$2[aby]\\$[0-9]{2}\\$[A-Za-z0-9./]{0,60}",
+        "\\$argon2(id|i)\\$v=19\\$m=[0-9]{1,9},t=[0-9]{1,3},p=[0-9]{1,3}\\$[A-Za-z0-9+/]{0,30}\\$[A-Za-z0-9+/]{0,60}",
     ]) {
-        match StoredHash::parse(&stored) {
+        match StoredHash::parse(&stored, 2_400_000) {
             Some(StoredHash::LegacyFlask(_)) => {
                 prop_assert!(stored.len() == 128 && stored.bytes().all(|b| b.is_ascii_hexdigit()), "{}", stored);
             }
             Some(StoredHash::Pbkdf2(_)) => prop_assert!(stored.starts_with("$pbkdf2-sha256$")),
-            None => {}
+            Some(StoredHash::Imported(_)) | None => {}
         }
     }
 

@@ -1,5 +1,6 @@
 //! Password hashing: PBKDF2-HMAC-SHA256 stored as PHC strings, plus the Flask
-//! service's legacy format, verified and flagged for upgrade.
+//! service's legacy format and the formats of other systems
+//! ([`crate::imported_hashes`]), verified and flagged for upgrade.
 //!
 //! Every verification does the same PBKDF2 work whether or not the account
 //! exists and whatever format its hash is in, so the time a login takes does
@@ -8,6 +9,7 @@
 // pbkdf2 0.12 and sha2 0.10 rather than 0.13 and 0.11: sha2 0.11 reads
 // SHA-256's round constants with volatile loads on every target but x86, so
 // in wasm32 its PBKDF2 ran 8 % slower (README, Performance).
+use crate::imported_hashes::Parsed;
 use password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use pbkdf2::{pbkdf2_hmac, Algorithm, Params, Pbkdf2};
 use sha2::Sha256;
@@ -37,10 +39,13 @@ pub enum StoredHash<'a> {
     Pbkdf2(PasswordHash<'a>),
     /// `hex(PBKDF2-HMAC-SHA256(password, b"salt", 1000, 64))` from the Flask service.
     LegacyFlask([u8; legacy::BYTES]),
+    /// Werkzeug, Django, bcrypt or Argon2.
+    Imported(crate::imported_hashes::Parsed<'a>),
 }
 
 impl StoredHash<'_> {
-    pub fn parse(stored: &str) -> Option<StoredHash<'_>> {
+    /// `max_pbkdf2_iterations` caps the other systems' PBKDF2 formats.
+    pub fn parse(stored: &str, max_pbkdf2_iterations: u64) -> Option<StoredHash<'_>> {
         if stored.starts_with("$pbkdf2-sha256$") {
             return PasswordHash::new(stored).ok().map(StoredHash::Pbkdf2);
         }
@@ -53,7 +58,7 @@ impl StoredHash<'_> {
             }
             return Some(StoredHash::LegacyFlask(bytes));
         }
-        None
+        crate::imported_hashes::parse(stored, max_pbkdf2_iterations).map(StoredHash::Imported)
     }
 }
 
@@ -105,7 +110,8 @@ impl Hasher {
 
     /// [`Hasher::verify`], also returning the PBKDF2 iterations it ran.
     fn verify_counting(&self, password: &[u8], stored: Option<&str>) -> (Verdict, u32) {
-        let (verdict, iterations) = match stored.and_then(StoredHash::parse) {
+        let cap = MAX_STORED_COST_FACTOR * u64::from(self.params.rounds);
+        let (verdict, iterations) = match stored.and_then(|s| StoredHash::parse(s, cap)) {
             Some(StoredHash::Pbkdf2(hash)) => {
                 let params = Params::try_from(&hash).unwrap_or(Params { rounds: 0, output_length: 0 });
                 let rounds = params.rounds;
@@ -124,7 +130,13 @@ impl Hasher {
                 let verdict = if bool::from(actual.ct_eq(&expected)) { Verdict::Valid { upgrade: true } } else { Verdict::Invalid };
                 (verdict, legacy::ITERATIONS)
             }
-            None => (Verdict::Invalid, 0),
+            // Other systems' work does not count towards the PBKDF2 a miss
+            // must cost; a hit is re-hashed at full strength.
+            Some(StoredHash::Imported(Parsed::Usable(imported))) => match imported.verify(password) {
+                true => (Verdict::Valid { upgrade: true }, 0),
+                false => (Verdict::Invalid, 0),
+            },
+            Some(StoredHash::Imported(Parsed::TooCostly)) | None => (Verdict::Invalid, 0),
         };
         // A wrong password against a weaker hash, a garbage hash or no
         // account at all would otherwise answer sooner than a real miss.

@@ -13,6 +13,7 @@ mod delivery_faults;
 mod flask_compat;
 mod health;
 mod hostile;
+mod imported_hashes;
 mod host_postgres;
 mod migrations;
 mod permissions;

@@ -92,8 +92,9 @@ fn both_components_are_built_with_the_small_stack() -> Result<()> {
 }
 
 /// Everything that runs deepest, in one app: registration and logins
-/// (PBKDF2 at 600,000 iterations, a legacy Flask hash verified and
-/// upgraded), token signing and checking (deeply nested token JSON too),
+/// (PBKDF2 at 600,000 iterations, a legacy Flask hash and other systems'
+/// hashes verified and upgraded), token signing and checking with HS256,
+/// ES256 and EdDSA (deeply nested token JSON too),
 /// the largest body the service accepts nested as deep as the JSON parser
 /// goes, and delivery of full batches of large events through the
 /// bridge's AMQP frames.
@@ -114,6 +115,32 @@ async fn the_deepest_paths_run_within_the_stack() -> Result<()> {
         ))
         .await?;
     app.login("legacy", "legacy-password").await?;
+    // Hashes from other systems at their libraries' defaults (argon2-cffi's
+    // 64 MiB Argon2id, Werkzeug's scrypt), and bcrypt.
+    let foreign: serde_json::Value = serde_json::from_str(&crate::flask_compat::flask_peer(&["foreign-hashes", "deep-password"])?)?;
+    for (i, format) in ["argon2id (its default)", "werkzeug scrypt (its default)", "bcrypt 2b"].iter().enumerate() {
+        let hash = foreign[*format].as_str().context("hash")?;
+        store
+            .execute(&format!(
+                r#"INSERT INTO "user" (id, username, password, email) VALUES ('foreign-{i}', 'foreign{i}', '{hash}', 'foreign{i}@example.com')"#
+            ))
+            .await?;
+        app.login(&format!("foreign{i}"), "deep-password").await.with_context(|| format!("{format}\n{}", app.guest_output()))?;
+    }
+    // Tokens signed and checked with stored P-256 and Ed25519 keys; the
+    // app under another secret_key checks their signatures.
+    for alg in ["ES256", "EdDSA"] {
+        let policy = format!("token_signing_alg={alg}");
+        // Events going to the same queue, delivered by this app's requests.
+        let mut env = store.variables();
+        env.extend(crate::support::broker_variables(&queue, "5672"));
+        env.extend(crate::support::variables(&[("policy", &policy)]));
+        let signing = store.app_env(env)?;
+        let token = signing.login("deep", "deep-password").await?;
+        let by_signature = store.app_with(&[("policy", &policy), ("secret_key", "another-integration-secret-key-0123456789")])?;
+        let reply = by_signature.get_authorized("/profile", &token).await?;
+        assert_eq!(reply.status, 200, "{alg}: {}\n{}", reply.text(), by_signature.guest_output());
+    }
 
     // Just under the body limit, nested to the parser's depth limit and past it.
     for depth in [127, 128, 5_000] {
@@ -136,9 +163,10 @@ async fn the_deepest_paths_run_within_the_stack() -> Result<()> {
         assert_eq!(reply.status, 401, "depth {depth}: {}\n{}", reply.text(), app.guest_output());
     }
 
-    // The registration's and the logins' events went out after their
-    // responses; once they are in, no publisher holds the turn.
-    assert_eq!(queue.wait_for(3, Duration::from_secs(15)).await?.len(), 3, "{}", app.guest_output());
+    // The registration's and the six logins' events went out after their
+    // responses (the other apps' through this one's deliveries); once they
+    // are in, no publisher holds the turn.
+    assert_eq!(queue.wait_for(8, Duration::from_secs(15)).await?.len(), 8, "{}", app.guest_output());
 
     // 250 events of 30 KB each: three bridge calls of up to 100, each a
     // run of content frames.
