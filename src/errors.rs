@@ -17,6 +17,8 @@ pub enum ApiError {
     /// A client error with the contract's `{"message": ...}` body.
     Client { status: u16, message: Cow<'static, str> },
     PayloadTooLarge,
+    /// Too many attempts: 429 with `Retry-After` in seconds.
+    TooManyAttempts { retry_after: u64 },
     /// A dependency (database, configuration) is not usable: 503.
     Unavailable(Unavailable),
     /// A failure inside the service that no client input causes (the
@@ -111,6 +113,8 @@ impl ApiError {
                 Response::json(405, &json!({"message": "Method not allowed"})).with_header("allow", Method::allow_list(allowed))
             }
             ApiError::Client { status, message } => Response::json(status, &json!({"message": message})),
+            ApiError::TooManyAttempts { retry_after } => Response::json(429, &json!({"message": "Too many attempts"}))
+                .with_header("retry-after", retry_after.max(1).to_string()),
             ApiError::PayloadTooLarge => {
                 Response::json(413, &json!({"message": "Request body too large"}))
             }

@@ -12,6 +12,7 @@ pub const USER_LOGGED_OUT: &str = "UserLoggedOut";
 /// Built by the stores in the refresh's own statement (only the session
 /// row knows its user): `{"user_id","session_id"}`.
 pub const REFRESH_TOKEN_REUSED: &str = "RefreshTokenReused";
+pub const USER_LOCKED_OUT: &str = "UserLockedOut";
 
 /// An event ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,12 @@ impl Event {
 
     pub fn user_login_failed(username: &str) -> Event {
         Event::new(USER_LOGIN_FAILED, json!({"username": username, "reason": "Invalid credentials"}))
+    }
+
+    /// One per lock: the failed login that locked `username` (the login
+    /// name as sent, whether or not it names an account).
+    pub fn user_locked_out(username: &str, locked_until: &str, failures: i64) -> Event {
+        Event::new(USER_LOCKED_OUT, json!({"username": username, "locked_until": locked_until, "failures": failures}))
     }
 
     pub fn user_registered(user_id: &str, username: &str, email: &str) -> Event {

@@ -49,6 +49,13 @@ pub struct Policy {
     /// How long a key made by `POST /admin/keys/rotate` is published
     /// before it signs (default 300 s, one JWKS cache lifetime).
     pub key_activation_seconds: u64,
+    /// Consecutive failed logins that lock a login name (default 5)...
+    pub lockout_threshold: u64,
+    /// ...for this long (default 60 s), doubling with each further
+    /// failure...
+    pub lockout_base_seconds: u64,
+    /// ...up to this (default 900 s).
+    pub lockout_max_seconds: u64,
 }
 
 impl Default for Policy {
@@ -64,6 +71,9 @@ impl Default for Policy {
             refresh_reuse_grace_seconds: 10,
             token_signing_alg: SigningAlg::Hs256,
             key_activation_seconds: 300,
+            lockout_threshold: 5,
+            lockout_base_seconds: 60,
+            lockout_max_seconds: 900,
         }
     }
 }
@@ -80,6 +90,9 @@ pub const FIELDS: &[&str] = &[
     "refresh_reuse_grace_seconds",
     "token_signing_alg",
     "key_activation_seconds",
+    "lockout_threshold",
+    "lockout_base_seconds",
+    "lockout_max_seconds",
 ];
 
 const DAY: u64 = 24 * 3600;
@@ -87,6 +100,8 @@ const MAX_TOKEN_TTL_SECONDS: u64 = 30 * DAY;
 const MAX_SESSION_SECONDS: u64 = 400 * DAY;
 const MAX_GRACE_SECONDS: u64 = 300;
 const MAX_ACTIVATION_SECONDS: u64 = DAY;
+const MAX_LOCKOUT_THRESHOLD: u64 = 1000;
+const MAX_LOCKOUT_SECONDS: u64 = 7 * DAY;
 const MAX_ISSUER_CHARS: usize = 200;
 const MAX_PASSWORD_ITERATIONS: u64 = 10_000_000;
 
@@ -172,7 +187,10 @@ impl Policy {
                         field_error(field, format!("malformed: expected one of {}", SigningAlg::NAMES.join(", ")))
                     })?
                 }
-                _ => policy.key_activation_seconds = integer(field, value, 0, MAX_ACTIVATION_SECONDS)?,
+                "key_activation_seconds" => policy.key_activation_seconds = integer(field, value, 0, MAX_ACTIVATION_SECONDS)?,
+                "lockout_threshold" => policy.lockout_threshold = integer(field, value, 1, MAX_LOCKOUT_THRESHOLD)?,
+                "lockout_base_seconds" => policy.lockout_base_seconds = integer(field, value, 1, MAX_LOCKOUT_SECONDS)?,
+                _ => policy.lockout_max_seconds = integer(field, value, 1, MAX_LOCKOUT_SECONDS)?,
             }
         }
         Ok(policy)
@@ -209,6 +227,7 @@ mod tests {
         assert_eq!((defaults.session_idle_seconds, defaults.session_max_seconds), (604_800, 2_592_000));
         assert_eq!(defaults.refresh_reuse_grace_seconds, 10);
         assert_eq!((defaults.token_signing_alg, defaults.key_activation_seconds), (SigningAlg::Hs256, 300));
+        assert_eq!((defaults.lockout_threshold, defaults.lockout_base_seconds, defaults.lockout_max_seconds), (5, 60, 900));
     }
 
     #[test]
@@ -220,6 +239,17 @@ mod tests {
         assert_eq!(policy.token_issuer, "https://auth.example");
         assert_eq!((policy.session_idle_seconds, policy.session_max_seconds, policy.refresh_reuse_grace_seconds), (120, 600, 0));
         for bad in ["token_issuer=", "session_idle_seconds=0", "session_max_seconds=34560001", "refresh_reuse_grace_seconds=301"] {
+            let field = bad.split('=').next().unwrap();
+            let text = Policy::parse(Some(bad)).unwrap_err().to_string();
+            assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");
+        }
+    }
+
+    #[test]
+    fn lockout_fields() {
+        let policy = Policy::parse(Some("lockout_threshold=3 lockout_base_seconds=1 lockout_max_seconds=4")).unwrap();
+        assert_eq!((policy.lockout_threshold, policy.lockout_base_seconds, policy.lockout_max_seconds), (3, 1, 4));
+        for bad in ["lockout_threshold=0", "lockout_base_seconds=0", "lockout_max_seconds=604801", "lockout_threshold=x"] {
             let field = bad.split('=').next().unwrap();
             let text = Policy::parse(Some(bad)).unwrap_err().to_string();
             assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");

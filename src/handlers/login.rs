@@ -8,7 +8,7 @@ use crate::events::Event;
 use crate::http_io::Request;
 use crate::json_body::{json_object, string_field};
 use crate::passwords::Verdict;
-use crate::store::NewSession;
+use crate::store::{LoginLookup, NewSession, ThrottleTerms};
 
 /// Longest login name worth looking up (an e-mail is at most 120 here).
 const MAX_LOGIN_CHARS: usize = 320;
@@ -23,12 +23,27 @@ pub fn post(req: &Request) -> ApiResult {
     let keys = config::session_keys(&SpinVariables)?;
     let store = super::open_store()?;
 
-    let found = store.find_login_user(&login, policy.token_signing_alg)?;
+    // The attempt is counted before any hashing (DESIGN.md §7), the same
+    // way whether or not the name is an account's.
+    let terms = ThrottleTerms {
+        threshold: i64::try_from(policy.lockout_threshold).unwrap_or(i64::MAX),
+        base_seconds: super::seconds(policy.lockout_base_seconds),
+        max_seconds: super::seconds(policy.lockout_max_seconds),
+    };
+    let LoginLookup { throttle, user: found } = store.find_login_user(&login, policy.token_signing_alg, terms)?;
+    if throttle.refused {
+        let retry_after = throttle.retry_after.and_then(|s| u64::try_from(s).ok()).unwrap_or(1);
+        return Err(ApiError::TooManyAttempts { retry_after });
+    }
     let stored_hash = found.as_ref().and_then(|(u, _)| u.password.as_deref());
     let (user, signing_key, upgrade) = match (hasher.verify(&password, stored_hash), found) {
         (Verdict::Valid { upgrade }, Some((user, signing_key))) => (user, signing_key, upgrade),
         (_, found) => {
             store.login_failed(found.as_ref().map(|(u, _)| u.id.as_str()), &Event::user_login_failed(&login))?;
+            // This failure's reservation locked the name: one event per lock.
+            if let (true, Some(until)) = (throttle.failures >= terms.threshold, throttle.locked_until.as_deref()) {
+                store.insert_event(&Event::user_locked_out(&login, until, throttle.failures))?;
+            }
             super::note_queued_event();
             return Err(ApiError::invalid_credentials());
         }
@@ -43,6 +58,7 @@ pub fn post(req: &Request) -> ApiResult {
     let session_id = uuid::Uuid::new_v4().to_string();
     let ip = client_ip(req);
     let session = NewSession {
+        login: &login,
         id: &session_id,
         idle_seconds: super::seconds(policy.session_idle_seconds),
         max_seconds: super::seconds(policy.session_max_seconds),

@@ -57,11 +57,45 @@ fn registration_params<V>(user: &NewUser<'_>, event: &Event, text: impl Fn(&str)
 
 /// The session a login opens.
 pub struct NewSession<'a> {
+    /// The login name as sent, whose throttle reservation the login refunds.
+    pub login: &'a str,
     pub id: &'a str,
     pub idle_seconds: i64,
     pub max_seconds: i64,
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
+}
+
+/// How login throttling treats a login name (DESIGN.md §7, policy).
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleTerms {
+    /// Failures that lock the name.
+    pub threshold: i64,
+    /// The first lock's length; each further failure doubles it...
+    pub base_seconds: i64,
+    /// ...up to this.
+    pub max_seconds: i64,
+}
+
+/// What a login attempt's reservation found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Throttle {
+    /// The name was locked: nothing may be hashed, 429.
+    pub refused: bool,
+    /// Failures counted for the name, this attempt's reservation included.
+    pub failures: i64,
+    /// Seconds until the lock ends, while the name is locked.
+    pub retry_after: Option<i64>,
+    /// When the lock ends, ISO-8601 UTC.
+    pub locked_until: Option<String>,
+}
+
+/// The login lookup: the attempt's reservation, and the account with the
+/// key that signs (see [`Store::find_login_user`]).
+#[derive(Debug, Clone, Default)]
+pub struct LoginLookup {
+    pub throttle: Throttle,
+    pub user: Option<(User, Option<String>)>,
 }
 
 /// What a refresh token presented to [`Store::refresh`] turned out to be.
@@ -192,10 +226,12 @@ pub trait Store {
     fn ping(&self) -> Result<(), Unavailable>;
     /// The outbox backlog; also proves the database answers.
     fn backlog(&self) -> Result<Backlog, Unavailable>;
-    /// The account a login name (username, or e-mail in any case) refers
-    /// to (a username match wins), and the key that signs for algorithm
-    /// `signing_alg` as `"<kid> <sealed private half>"` (src/signing_keys.rs).
-    fn find_login_user(&self, login: &str, signing_alg: SigningAlg) -> Result<Option<(User, Option<String>)>, Unavailable>;
+    /// A login attempt's first statement: reserves the attempt against the
+    /// (case-folded) login name under `terms`, atomically, and finds the
+    /// account it refers to (username, or e-mail in any case; a username
+    /// match wins) with the key that signs for algorithm `signing_alg` as
+    /// `"<kid> <sealed private half>"` (src/signing_keys.rs).
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms) -> Result<LoginLookup, Unavailable>;
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable>;
     /// The user of an access token that names session `session_id`, and
     /// whether that session is live (not revoked, not past its end).
@@ -211,7 +247,8 @@ pub trait Store {
     /// until then stop at that moment and verify `grace_seconds` longer.
     fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable>;
     /// Records a good login with its event and opens its session, resetting
-    /// the failure count and replacing the hash when `new_hash` is given;
+    /// the failure count, refunding the attempt's reservation and replacing
+    /// the hash when `new_hash` is given;
     /// `false` when the account vanished meanwhile (then nothing is written).
     fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event)
         -> Result<bool, Unavailable>;

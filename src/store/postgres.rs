@@ -5,7 +5,7 @@
 use super::postgres_sql as sql;
 use super::{
     Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
-    SessionInfo, SessionLookup, Store, User,
+    LoginLookup, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
 use crate::config::DatabaseUrl;
 use crate::errors::Unavailable;
@@ -122,8 +122,15 @@ impl Store for PgStore {
         }
     }
 
-    fn find_login_user(&self, login: &str, signing_alg: SigningAlg) -> Result<Option<(User, Option<String>)>, Unavailable> {
-        let mut params = vec![text(login), text(&crate::accounts::fold_case(login))];
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms) -> Result<LoginLookup, Unavailable> {
+        let threshold = ParameterValue::Int32(i32::try_from(terms.threshold).unwrap_or(i32::MAX));
+        let mut params = vec![
+            text(login),
+            text(&crate::accounts::fold_case(login)),
+            threshold,
+            ParameterValue::Int64(terms.base_seconds),
+            ParameterValue::Int64(terms.max_seconds),
+        ];
         let statement = match signing_alg.is_asymmetric() {
             true => {
                 params.push(text(signing_alg.as_str()));
@@ -132,8 +139,24 @@ impl Store for PgStore {
             false => sql::FIND_LOGIN_USER,
         };
         let rows = self.with_schema("looking up a login", |c| c.query(statement, &params))?;
-        let key = cell_text(rows.rows.first().and_then(|r| r.get(4)));
-        Ok(first_user(&rows, true).map(|user| (user, key)))
+        let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
+        let throttle = match (row.get(5), row.get(6), row.get(7)) {
+            (Some(DbValue::Boolean(refused)), Some(DbValue::Int64(failures)), retry) => Throttle {
+                refused: *refused,
+                failures: *failures,
+                retry_after: match retry {
+                    Some(DbValue::Int64(seconds)) => Some(*seconds),
+                    _ => None,
+                },
+                locked_until: cell_text(row.get(8)),
+            },
+            other => {
+                eprintln!("auth: a login reservation returned an unexpected row: {other:?}");
+                return Err(Unavailable::DatabaseError);
+            }
+        };
+        let key = cell_text(row.get(4));
+        Ok(LoginLookup { throttle, user: first_user(&rows, true).map(|user| (user, key)) })
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
@@ -194,6 +217,7 @@ impl Store for PgStore {
             ParameterValue::Int64(session.max_seconds),
             optional(session.user_agent),
             optional(session.ip),
+            text(&crate::accounts::fold_case(session.login)),
         ];
         let rows = self.with_schema("recording a login", |c| c.execute(sql::LOGIN_SUCCEEDED, &params))?;
         Ok(rows == 1)

@@ -32,17 +32,39 @@ macro_rules! verifying_key {
         )
     };
 }
-/// A login name is a username or an e-mail (any case); a username match wins.
-/// `$2` is the login folded by Rust, as the service folds the e-mails it
-/// stores, so non-ASCII capitals match whatever the database's collation.
-/// The fifth column is the signing key, or null.
+/// A login attempt: first its reservation in `auth_login_throttle`
+/// (DESIGN.md §7) for the folded login name `$2`, counted as a failure
+/// before any hashing and atomically (the row is locked by the upsert);
+/// while the name is locked nothing changes but `refused`. The failure
+/// that reaches `$3` (threshold) locks the name for `$4` seconds, doubling
+/// with each further failure up to `$5`. Then the account: a login name is
+/// a username or an e-mail (any case), a username match winning; `$2` is
+/// folded by Rust as the service folds the e-mails it stores, so
+/// non-ASCII capitals match whatever the database's collation. Columns:
+/// the user, the signing key (or null), then refused, failures, seconds
+/// left of the lock, and its end.
 macro_rules! find_login_user {
     ($key:expr) => {
         concat!(
-            r#"SELECT u.id, u.username, u.email, u.password, "#,
+            r#"WITH reserved AS (
+        INSERT INTO auth_login_throttle AS t (login, failures, locked_until)
+        VALUES ($2, 1, CASE WHEN 1 >= $3::int4 THEN now() + LEAST($4::int8, $5::int8) * interval '1 second' END)
+        ON CONFLICT (login) DO UPDATE SET
+            refused = COALESCE(t.locked_until > now(), false),
+            failures = CASE WHEN t.locked_until > now() THEN t.failures ELSE t.failures + 1 END,
+            locked_until = CASE WHEN t.locked_until > now() THEN t.locked_until
+                WHEN t.failures + 1 >= $3::int4 THEN now() + LEAST($5::int8,
+                    $4::int8 * (1::int8 << LEAST(t.failures + 1 - $3::int4, 30))) * interval '1 second'
+                ELSE t.locked_until END,
+            updated_at = now()
+        RETURNING refused, failures, locked_until)
+    SELECT u.id, u.username, u.email, u.password, "#,
             $key,
-            r#"
-    FROM (SELECT 1) AS one
+            r#",
+        r.refused, r.failures::int8,
+        CASE WHEN r.locked_until > now() THEN CEIL(EXTRACT(EPOCH FROM r.locked_until - now()))::int8 END,
+        to_char(r.locked_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    FROM reserved r
     LEFT JOIN "user" u ON u.username = $1 OR lower(u.email) = lower($1) OR u.email = $2
     ORDER BY (u.username = $1) DESC NULLS LAST
     LIMIT 1"#
@@ -52,8 +74,8 @@ macro_rules! find_login_user {
 /// For HS256, whose key is `secret_key`: the key's subquery would cost
 /// PostgreSQL about 80 µs of planning per login (pgbench -M extended).
 pub const FIND_LOGIN_USER: &str = find_login_user!("NULL::text");
-/// For a stored key pair: the key that signs for algorithm `$3` comes along.
-pub const FIND_LOGIN_USER_AND_KEY: &str = find_login_user!(signing_key!("$3"));
+/// For a stored key pair: the key that signs for algorithm `$6` comes along.
+pub const FIND_LOGIN_USER_AND_KEY: &str = find_login_user!(signing_key!("$6"));
 pub const FIND_USER: &str = r#"SELECT u.id, u.username, u.email
     FROM (SELECT 1) AS one
     LEFT JOIN "user" u ON u.id = $1"#;
@@ -100,8 +122,9 @@ pub const ADD_SIGNING_KEY: &str = "WITH purged AS (
     VALUES ($1, $2, $3, $4, now() + $5::int8 * interval '1 second')";
 /// A good login: reset the failure counter, stamp the time, replace the
 /// hash when `$2` is not null, open the session (`$6`, idle and absolute
-/// lifetimes `$7` and `$8` seconds, user agent `$9`, address `$10`) and
-/// queue the event, atomically.
+/// lifetimes `$7` and `$8` seconds, user agent `$9`, address `$10`),
+/// refund the attempt's reservation (the throttle row of `$11`) and queue
+/// the event, atomically.
 pub const LOGIN_SUCCEEDED: &str = r#"WITH updated AS (
         UPDATE "user" SET password = COALESCE($2::varchar, password),
             last_login_at = now(), failed_login_count = 0,
@@ -111,7 +134,9 @@ pub const LOGIN_SUCCEEDED: &str = r#"WITH updated AS (
         INSERT INTO auth_session (id, user_id, idle_expires_at, expires_at, user_agent, ip)
         SELECT $6::varchar, id, now() + LEAST($7::int8, $8::int8) * interval '1 second',
             now() + $8::int8 * interval '1 second', $9::varchar, $10::varchar
-        FROM updated)
+        FROM updated),
+    refunded AS (
+        DELETE FROM auth_login_throttle WHERE login = $11::varchar AND EXISTS (SELECT 1 FROM updated))
     INSERT INTO auth_outbox (id, event, payload) SELECT $3::varchar, $4::varchar, $5::jsonb FROM updated"#;
 /// A refresh with the token of generation `$2` of session `$1`. The session
 /// row is locked first, so that of two refreshes racing with one token the

@@ -19,7 +19,7 @@
 use super::sqlite_sql as sql;
 use super::{
     Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
-    SessionInfo, SessionLookup, Store, User,
+    LoginLookup, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
 use crate::errors::Unavailable;
 use crate::signing_keys::SigningAlg;
@@ -264,13 +264,38 @@ impl Store for SqliteStore {
         }
     }
 
-    fn find_login_user(&self, login: &str, signing_alg: SigningAlg) -> Result<Option<(User, Option<String>)>, Unavailable> {
-        let params = [text(login), text(&crate::accounts::fold_case(login)), text(signing_alg.as_str())];
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms) -> Result<LoginLookup, Unavailable> {
+        let params = [
+            text(login),
+            text(&crate::accounts::fold_case(login)),
+            Value::Integer(terms.threshold),
+            Value::Integer(terms.base_seconds),
+            Value::Integer(terms.max_seconds),
+            text(signing_alg.as_str()),
+        ];
         let result = self.with_schema("looking up a login", || self.exec(sql::FIND_LOGIN_USER, &params))?;
-        Ok(first_row(&result).and_then(|row| {
-            let user = User { password: cell_text(row.get(3)), ..user_at(row, 0)? };
-            Some((user, cell_text(row.get(4))))
-        }))
+        let Some([Value::Integer(refused), Value::Integer(failures), locked_until, retry, account]) = first_row(&result) else {
+            eprintln!("auth: a login reservation returned an unexpected row: {:?}", first_row(&result));
+            return Err(Unavailable::DatabaseError);
+        };
+        let throttle = Throttle {
+            refused: *refused != 0,
+            failures: *failures,
+            retry_after: match (retry, locked_until) {
+                (Value::Integer(seconds), Value::Text(_)) if *seconds > 0 => Some(*seconds),
+                _ => None,
+            },
+            locked_until: cell_text(Some(locked_until)),
+        };
+        // The account as a JSON array: id, username, e-mail, hash, key.
+        let user = cell_text(Some(account)).and_then(|json| {
+            let fields: Vec<Option<String>> = serde_json::from_str(&json).ok()?;
+            let mut fields = fields.into_iter();
+            let mut next = || fields.next().flatten();
+            let (id, username, email, password, key) = (next(), next(), next(), next(), next());
+            Some((User { id: id?, username: username?, email: email?, password }, key))
+        });
+        Ok(LoginLookup { throttle, user })
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
@@ -333,6 +358,7 @@ impl Store for SqliteStore {
             Value::Integer(session.max_seconds),
             optional(session.user_agent),
             optional(session.ip),
+            text(&crate::accounts::fold_case(session.login)),
         ];
         self.queued("recording a login", sql::LOGIN_SUCCEEDED, &params, event)
     }

@@ -49,17 +49,43 @@ macro_rules! verifying_key {
         )
     };
 }
-/// A login name is a username or an e-mail (any case); a username match wins.
-/// SQLite's `lower()` folds only ASCII, so the login comes folded by Rust as
-/// `?2` (the service stores e-mails folded the same way). The key that
-/// signs for algorithm `?3` comes along.
+/// A login attempt: its reservation in `auth_login_throttle` (see the
+/// PostgreSQL dialect) for the folded login name `?2` with threshold `?3`
+/// and lock lengths `?4`..`?5`, one upsert under the writer lock, returning
+/// refused, failures, the lock's end and seconds left, and the account as
+/// a JSON array (id, username, e-mail, hash, and the key that signs for
+/// algorithm `?6`). A login name is a username or an e-mail (any case); a
+/// username match wins. SQLite's `lower()` folds only ASCII, so the login
+/// comes folded by Rust as `?2` (the service stores e-mails folded the
+/// same way).
 pub const FIND_LOGIN_USER: &str = concat!(
-    r#"SELECT id, username, email, password, "#,
-    signing_key!("?3"),
-    r#" FROM "user"
-    WHERE username = ?1 OR email = ?1 OR lower(email) = ?2
-    ORDER BY username = ?1 DESC
-    LIMIT 1"#
+    "INSERT INTO auth_login_throttle (login, failures, locked_until, refused, updated_at)
+    VALUES (?2, 1, CASE WHEN 1 >= ?3 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || min(?4, ?5) || ' seconds') END, 0, ",
+    now_iso!(),
+    ")
+    ON CONFLICT (login) DO UPDATE SET
+        refused = coalesce(locked_until > ",
+    now_iso!(),
+    ", 0),
+        failures = CASE WHEN locked_until > ",
+    now_iso!(),
+    " THEN failures ELSE failures + 1 END,
+        locked_until = CASE WHEN locked_until > ",
+    now_iso!(),
+    " THEN locked_until
+            WHEN failures + 1 >= ?3 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || min(?5, ?4 * (1 << min(failures + 1 - ?3, 30))) || ' seconds')
+            ELSE locked_until END,
+        updated_at = ",
+    now_iso!(),
+    r#"
+    RETURNING refused, failures, locked_until,
+        CAST((julianday(locked_until) - julianday('now')) * 86400 + 0.999 AS INTEGER),
+        (SELECT json_array(u.id, u.username, u.email, u.password, "#,
+    signing_key!("?6"),
+    r#") FROM "user" u
+            WHERE u.username = ?1 OR u.email = ?1 OR lower(u.email) = ?2
+            ORDER BY u.username = ?1 DESC
+            LIMIT 1)"#
 );
 pub const FIND_USER: &str = r#"SELECT id, username, email FROM "user" WHERE id = ?1"#;
 /// An access token's user and whether its session (`?2`) is live.
@@ -96,11 +122,12 @@ pub const PUBLISHED_KEYS: &str = concat!(
 pub const ADD_SIGNING_KEY: &str = "INSERT INTO auth_signing_key_added (kid, alg, public_jwk, private_key, activation_seconds, grace_seconds)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 /// A good login: queue the event, reset the failure counter, stamp the
-/// time, replace the hash when `?2` is not null and open the session,
-/// unless the account is gone (then nothing is written).
+/// time, replace the hash when `?2` is not null, open the session and
+/// refund the attempt's reservation (the throttle row of `?11`), unless
+/// the account is gone (then nothing is written but the refund).
 pub const LOGIN_SUCCEEDED: &str = "INSERT INTO auth_login_session (user_id, new_hash, event_id, event, payload,
-        session_id, idle_seconds, max_seconds, user_agent, ip)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+        session_id, idle_seconds, max_seconds, user_agent, ip, login)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 /// Whether the token of generation `?2` is a replay: older than the newest,
 /// and not the one rotated within the last `?4` seconds.
 macro_rules! reused {

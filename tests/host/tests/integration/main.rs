@@ -24,3 +24,4 @@ mod signing_keys;
 mod spin_profile;
 mod sqlite_store;
 mod stack;
+mod throttle;
