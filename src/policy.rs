@@ -214,6 +214,15 @@ fn printable(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Each `field=value` is refused with an error naming its field.
+    fn each_names_its_field(bad: &[&str]) {
+        for bad in bad {
+            let field = bad.split('=').next().unwrap();
+            let text = Policy::parse(Some(bad)).unwrap_err().to_string();
+            assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");
+        }
+    }
+
     #[test]
     fn empty_or_absent_means_every_default() {
         for raw in [None, Some(""), Some("  ;  ")] {
@@ -238,22 +247,14 @@ mod tests {
         .unwrap();
         assert_eq!(policy.token_issuer, "https://auth.example");
         assert_eq!((policy.session_idle_seconds, policy.session_max_seconds, policy.refresh_reuse_grace_seconds), (120, 600, 0));
-        for bad in ["token_issuer=", "session_idle_seconds=0", "session_max_seconds=34560001", "refresh_reuse_grace_seconds=301"] {
-            let field = bad.split('=').next().unwrap();
-            let text = Policy::parse(Some(bad)).unwrap_err().to_string();
-            assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");
-        }
+        each_names_its_field(&["token_issuer=", "session_idle_seconds=0", "session_max_seconds=34560001", "refresh_reuse_grace_seconds=301"]);
     }
 
     #[test]
     fn lockout_fields() {
         let policy = Policy::parse(Some("lockout_threshold=3 lockout_base_seconds=1 lockout_max_seconds=4")).unwrap();
         assert_eq!((policy.lockout_threshold, policy.lockout_base_seconds, policy.lockout_max_seconds), (3, 1, 4));
-        for bad in ["lockout_threshold=0", "lockout_base_seconds=0", "lockout_max_seconds=604801", "lockout_threshold=x"] {
-            let field = bad.split('=').next().unwrap();
-            let text = Policy::parse(Some(bad)).unwrap_err().to_string();
-            assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");
-        }
+        each_names_its_field(&["lockout_threshold=0", "lockout_base_seconds=0", "lockout_max_seconds=604801", "lockout_threshold=x"]);
     }
 
     #[test]
@@ -262,11 +263,7 @@ mod tests {
             let policy = Policy::parse(Some(&format!("token_signing_alg={raw} key_activation_seconds=0"))).unwrap();
             assert_eq!((policy.token_signing_alg, policy.key_activation_seconds), (alg, 0));
         }
-        for bad in ["token_signing_alg=RS256", "token_signing_alg=eddsa", "token_signing_alg=", "key_activation_seconds=86401"] {
-            let field = bad.split('=').next().unwrap();
-            let text = Policy::parse(Some(bad)).unwrap_err().to_string();
-            assert!(text.contains(&format!("field `{field}`")), "{bad}: {text}");
-        }
+        each_names_its_field(&["token_signing_alg=RS256", "token_signing_alg=eddsa", "token_signing_alg=", "key_activation_seconds=86401"]);
     }
 
     #[test]

@@ -186,6 +186,14 @@ mod tests {
         (signer.issue(claims(), ttl, "auth-service").unwrap(), key.kid)
     }
 
+    /// A token's three parts and its decoded payload.
+    fn split(token: &str) -> (Vec<&str>, serde_json::Value) {
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut raw = vec![0u8; parts[1].len()];
+        let payload = serde_json::from_slice(Base64UrlSafeNoPadding::decode(&mut raw, parts[1], None).unwrap()).unwrap();
+        (parts, payload)
+    }
+
     #[test]
     fn the_service_recognises_its_own_tokens() {
         let (token, kid) = signed(600);
@@ -201,9 +209,7 @@ mod tests {
     #[test]
     fn a_changed_claim_or_jti_is_left_to_the_signature() {
         let (token, kid) = signed(600);
-        let parts: Vec<&str> = token.split('.').collect();
-        let mut raw = vec![0u8; parts[1].len()];
-        let payload: serde_json::Value = serde_json::from_slice(Base64UrlSafeNoPadding::decode(&mut raw, parts[1], None).unwrap()).unwrap();
+        let (parts, payload) = split(&token);
         let check = SelfCheck::derive(SECRET);
         let mut changes: Vec<serde_json::Value> = Vec::new();
         for (field, value) in [("username", "mallory".into()), ("user_id", "u-2".into()), ("sid", "s-2".into()), ("exp", 9_999_999_999u64.into()), ("jti", "AAAA".into())] {
@@ -225,9 +231,7 @@ mod tests {
     #[test]
     fn an_expired_own_token_is_expired() {
         let (token, kid) = signed(60);
-        let parts: Vec<&str> = token.split('.').collect();
-        let mut raw = vec![0u8; parts[1].len()];
-        let payload: serde_json::Value = serde_json::from_slice(Base64UrlSafeNoPadding::decode(&mut raw, parts[1], None).unwrap()).unwrap();
+        let (parts, payload) = split(&token);
         // Re-tag the same claims with exp in the past, as a token minted an
         // hour ago would be.
         let check = SelfCheck::derive(SECRET);

@@ -55,6 +55,13 @@ fn registration_params<V>(user: &NewUser<'_>, event: &Event, text: impl Fn(&str)
     ]
 }
 
+/// A new signing key's parameters in the order both dialects' statements
+/// take them: the key, then its activation delay and its predecessors'
+/// grace, in seconds.
+fn signing_key_params<V>(key: &crate::signing_keys::NewKey, seconds: [i64; 2], text: impl Fn(&str) -> V, int: impl Fn(i64) -> V) -> [V; 6] {
+    [text(&key.kid), text(key.alg.as_str()), text(&key.public_jwk), text(&key.sealed_private), int(seconds[0]), int(seconds[1])]
+}
+
 /// The session a login opens.
 pub struct NewSession<'a> {
     /// The login name as sent, whose throttle reservation the login refunds.

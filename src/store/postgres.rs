@@ -131,13 +131,7 @@ impl Store for PgStore {
             ParameterValue::Int64(terms.base_seconds),
             ParameterValue::Int64(terms.max_seconds),
         ];
-        let statement = match signing_alg.is_asymmetric() {
-            true => {
-                params.push(text(signing_alg.as_str()));
-                sql::FIND_LOGIN_USER_AND_KEY
-            }
-            false => sql::FIND_LOGIN_USER,
-        };
+        let statement = with_signing_key(&mut params, signing_alg, sql::FIND_LOGIN_USER, sql::FIND_LOGIN_USER_AND_KEY);
         let rows = self.with_schema("looking up a login", |c| c.query(statement, &params))?;
         let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
         let throttle = match (row.get(5), row.get(6), row.get(7)) {
@@ -192,14 +186,7 @@ impl Store for PgStore {
     }
 
     fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable> {
-        let params = [
-            text(&key.kid),
-            text(key.alg.as_str()),
-            text(&key.public_jwk),
-            text(&key.sealed_private),
-            ParameterValue::Int64(activation_seconds),
-            ParameterValue::Int64(grace_seconds),
-        ];
+        let params = super::signing_key_params(key, [activation_seconds, grace_seconds], text, ParameterValue::Int64);
         self.with_schema("adding a signing key", |c| c.execute(sql::ADD_SIGNING_KEY, &params)).map(drop)
     }
 
@@ -231,13 +218,7 @@ impl Store for PgStore {
             ParameterValue::Int64(terms.grace_seconds),
             text(reuse_event_id),
         ];
-        let statement = match signing_alg.is_asymmetric() {
-            true => {
-                params.push(text(signing_alg.as_str()));
-                sql::REFRESH_AND_KEY
-            }
-            false => sql::REFRESH,
-        };
+        let statement = with_signing_key(&mut params, signing_alg, sql::REFRESH, sql::REFRESH_AND_KEY);
         let rows = self.with_schema("refreshing a session", |c| c.query(statement, &params))?;
         let Some(row) = rows.rows.first() else { return Ok(Refresh::Invalid) };
         Ok(match (row.first(), row.get(1), user_at(row, 2)) {
@@ -394,6 +375,17 @@ impl Store for PgStore {
     fn cancel_batch(&self) {
         self.rollback();
     }
+}
+
+/// The statement that signs with `signing_alg`: `keyed`, whose last
+/// parameter (added here) is the algorithm, for a stored key pair; `plain`
+/// for HS256, whose key is `secret_key`.
+fn with_signing_key(params: &mut Vec<ParameterValue>, signing_alg: SigningAlg, plain: &'static str, keyed: &'static str) -> &'static str {
+    if !signing_alg.is_asymmetric() {
+        return plain;
+    }
+    params.push(text(signing_alg.as_str()));
+    keyed
 }
 
 /// The user in the first row, or `None` when the row is the join's nulls.

@@ -334,14 +334,7 @@ impl Store for SqliteStore {
     }
 
     fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable> {
-        let params = [
-            text(&key.kid),
-            text(key.alg.as_str()),
-            text(&key.public_jwk),
-            text(&key.sealed_private),
-            Value::Integer(activation_seconds),
-            Value::Integer(grace_seconds),
-        ];
+        let params = super::signing_key_params(key, [activation_seconds, grace_seconds], text, Value::Integer);
         self.with_schema("adding a signing key", || self.exec(sql::ADD_SIGNING_KEY, &params)).map(drop)
     }
 

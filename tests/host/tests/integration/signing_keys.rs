@@ -17,6 +17,12 @@ fn app_signing(store: &TestStore, policy: &str) -> Result<TestApp> {
     store.app_with(&[("policy", policy), ("admin_token", ADMIN_TOKEN)])
 }
 
+/// The app on the same store under another `secret_key`: it cannot
+/// recognise the first one's tokens by their `jti` tag, nor open its keys.
+pub fn under_another_secret(store: &TestStore, policy: &str) -> Result<TestApp> {
+    store.app_with(&[("policy", policy), ("secret_key", "another-integration-secret-key-0123456789")])
+}
+
 fn b64(data: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
 }
@@ -121,7 +127,7 @@ async fn a_rotation_publishes_first_signs_after_activation_and_old_tokens_verify
     assert_eq!(claims["username"], "rotor");
     // The same store under another secret_key, which cannot recognise the
     // token by its jti tag: only the signature and the stored key decide.
-    let by_signature = store.app_with(&[("policy", "token_signing_alg=EdDSA"), ("secret_key", "another-integration-secret-key-0123456789")])?;
+    let by_signature = under_another_secret(store, "token_signing_alg=EdDSA")?;
     assert_eq!(by_signature.get_authorized("/profile", &old_token).await?.status, 200);
 
     // Once every token it signed has expired, the old key is gone.
@@ -157,7 +163,7 @@ async fn hs256_tokens_carry_a_kid_and_keep_verifying_whatever_signs(store) {
     assert!(jwks(&es).await?.iter().all(|k| k["kty"] == "EC"));
 
     // Keys sealed under another secret_key cannot sign: a new pair does.
-    let other_secret = store.app_with(&[("policy", "token_signing_alg=ES256"), ("secret_key", "another-integration-secret-key-0123456789")])?;
+    let other_secret = under_another_secret(store, "token_signing_alg=ES256")?;
     let fresh = other_secret.login("switcher", PASSWORD).await?;
     assert_ne!(header(&fresh).1, header(&es_token).1);
     assert_eq!(other_secret.get_authorized("/profile", &fresh).await?.status, 200);

@@ -137,7 +137,7 @@ async fn the_deepest_paths_run_within_the_stack() -> Result<()> {
         env.extend(crate::support::variables(&[("policy", &policy)]));
         let signing = store.app_env(env)?;
         let token = signing.login("deep", "deep-password").await?;
-        let by_signature = store.app_with(&[("policy", &policy), ("secret_key", "another-integration-secret-key-0123456789")])?;
+        let by_signature = crate::signing_keys::under_another_secret(&store, &policy)?;
         let reply = by_signature.get_authorized("/profile", &token).await?;
         assert_eq!(reply.status, 200, "{alg}: {}\n{}", reply.text(), by_signature.guest_output());
     }
