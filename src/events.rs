@@ -13,6 +13,7 @@ pub const USER_LOGGED_OUT: &str = "UserLoggedOut";
 /// row knows its user): `{"user_id","session_id"}`.
 pub const REFRESH_TOKEN_REUSED: &str = "RefreshTokenReused";
 pub const USER_LOCKED_OUT: &str = "UserLockedOut";
+pub const PASSWORD_CHANGED: &str = "PasswordChanged";
 
 /// An event ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +54,10 @@ impl Event {
     /// name as sent, whether or not it names an account).
     pub fn user_locked_out(username: &str, locked_until: &str, failures: i64) -> Event {
         Event::new(USER_LOCKED_OUT, json!({"username": username, "locked_until": locked_until, "failures": failures}))
+    }
+
+    pub fn password_changed(user_id: &str) -> Event {
+        Event::new(PASSWORD_CHANGED, json!({"user_id": user_id}))
     }
 
     pub fn user_registered(user_id: &str, username: &str, email: &str) -> Event {

@@ -52,6 +52,7 @@ pub enum Route {
     Session,
     Jwks,
     AdminRotateKeys,
+    Password,
 }
 
 /// Work left for after the response has gone out.
@@ -85,6 +86,7 @@ pub const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/sessions/{id}", Route::Session, DELETE),
     ("/.well-known/jwks.json", Route::Jwks, GET),
     ("/admin/keys/rotate", Route::AdminRotateKeys, POST),
+    ("/password", Route::Password, POST),
 ];
 
 /// The route for a path and the methods it serves.
@@ -118,6 +120,7 @@ fn handle(route: Route, req: &Request) -> (Response, After) {
         Route::Session => handlers::sessions::delete(req),
         Route::Jwks => handlers::jwks::get(),
         Route::AdminRotateKeys => handlers::admin::rotate_keys(req),
+        Route::Password => handlers::password::post(req),
     };
     let response = result.unwrap_or_else(ApiError::into_response);
     let after = if handlers::take_queued_event() { After::DeliverOutbox } else { After::Nothing };

@@ -28,3 +28,23 @@ BEGIN
         WHERE EXISTS (SELECT 1 FROM "user" WHERE id = NEW.user_id);
     DELETE FROM auth_login_throttle WHERE login = NEW.login;
 END;
+-- A password change by a live bearer (session_id null for a token without
+-- one): the event is queued only when the bearer is live; then the new
+-- hash, the end of the user's other sessions and the refund of the
+-- attempt's reservation, all in the statement that inserts here.
+CREATE VIEW IF NOT EXISTS auth_password_change AS
+    SELECT '' AS user_id, '' AS session_id, '' AS new_hash, '' AS login, '' AS event_id, '' AS event, '' AS payload WHERE 0;
+CREATE TRIGGER IF NOT EXISTS auth_password_change_unit INSTEAD OF INSERT ON auth_password_change
+BEGIN
+    INSERT INTO auth_outbox (id, event, payload)
+        SELECT NEW.event_id, NEW.event, NEW.payload
+        WHERE EXISTS (SELECT 1 FROM "user" WHERE id = NEW.user_id)
+            AND (NEW.session_id IS NULL OR EXISTS (SELECT 1 FROM auth_session WHERE id = NEW.session_id
+                AND user_id = NEW.user_id AND revoked_at IS NULL AND expires_at > strftime('%Y-%m-%dT%H:%M:%fZ', 'now')));
+    UPDATE "user" SET password = NEW.new_hash, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+        WHERE id = NEW.user_id AND EXISTS (SELECT 1 FROM auth_outbox WHERE id = NEW.event_id);
+    UPDATE auth_session SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), revoked_reason = 'password_changed'
+        WHERE user_id = NEW.user_id AND revoked_at IS NULL AND id IS NOT NEW.session_id
+            AND EXISTS (SELECT 1 FROM auth_outbox WHERE id = NEW.event_id);
+    DELETE FROM auth_login_throttle WHERE login = NEW.login AND EXISTS (SELECT 1 FROM auth_outbox WHERE id = NEW.event_id);
+END;

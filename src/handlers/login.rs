@@ -8,7 +8,8 @@ use crate::events::Event;
 use crate::http_io::Request;
 use crate::json_body::{json_object, string_field};
 use crate::passwords::Verdict;
-use crate::store::{LoginLookup, NewSession, ThrottleTerms};
+use crate::policy::Policy;
+use crate::store::{LoginLookup, NewSession, Store, Throttle, ThrottleTerms};
 
 /// Longest login name worth looking up (an e-mail is at most 120 here).
 const MAX_LOGIN_CHARS: usize = 320;
@@ -23,30 +24,11 @@ pub fn post(req: &Request) -> ApiResult {
     let keys = config::session_keys(&SpinVariables)?;
     let store = super::open_store()?;
 
-    // The attempt is counted before any hashing (DESIGN.md §7), the same
-    // way whether or not the name is an account's.
-    let terms = ThrottleTerms {
-        threshold: i64::try_from(policy.lockout_threshold).unwrap_or(i64::MAX),
-        base_seconds: super::seconds(policy.lockout_base_seconds),
-        max_seconds: super::seconds(policy.lockout_max_seconds),
-    };
-    let LoginLookup { throttle, user: found } = store.find_login_user(&login, policy.token_signing_alg, terms)?;
-    if throttle.refused {
-        let retry_after = throttle.retry_after.and_then(|s| u64::try_from(s).ok()).unwrap_or(1);
-        return Err(ApiError::TooManyAttempts { retry_after });
-    }
+    let LoginLookup { throttle, user: found } = reserve_attempt(store.as_ref(), &login, &policy)?;
     let stored_hash = found.as_ref().and_then(|(u, _)| u.password.as_deref());
     let (user, signing_key, upgrade) = match (hasher.verify(&password, stored_hash), found) {
         (Verdict::Valid { upgrade }, Some((user, signing_key))) => (user, signing_key, upgrade),
-        (_, found) => {
-            store.login_failed(found.as_ref().map(|(u, _)| u.id.as_str()), &Event::user_login_failed(&login))?;
-            // This failure's reservation locked the name: one event per lock.
-            if let (true, Some(until)) = (throttle.failures >= terms.threshold, throttle.locked_until.as_deref()) {
-                store.insert_event(&Event::user_locked_out(&login, until, throttle.failures))?;
-            }
-            super::note_queued_event();
-            return Err(ApiError::invalid_credentials());
-        }
+        (_, found) => return Err(refuse_attempt(store.as_ref(), &login, found.as_ref().map(|(u, _)| u.id.as_str()), &throttle, &policy)),
     };
 
     // A legacy or weaker hash is replaced in the same statement as the login.
@@ -71,6 +53,42 @@ pub fn post(req: &Request) -> ApiResult {
     super::note_queued_event();
     let signer = super::access_signer(&policy, &keys, signing_key.as_deref())?;
     super::token_pair(user, &session_id, 0, &policy, &signer, &keys.refresh)
+}
+
+/// Counts a password attempt against `login` before any hashing (DESIGN.md
+/// §7), the same way whether or not the name is an account's, and finds
+/// the account; a locked name is refused here with 429.
+pub(crate) fn reserve_attempt(store: &dyn Store, login: &str, policy: &Policy) -> Result<LoginLookup, ApiError> {
+    let terms = ThrottleTerms {
+        threshold: i64::try_from(policy.lockout_threshold).unwrap_or(i64::MAX),
+        base_seconds: super::seconds(policy.lockout_base_seconds),
+        max_seconds: super::seconds(policy.lockout_max_seconds),
+    };
+    let lookup = store.find_login_user(login, policy.token_signing_alg, terms)?;
+    if lookup.throttle.refused {
+        let retry_after = lookup.throttle.retry_after.and_then(|s| u64::try_from(s).ok()).unwrap_or(1);
+        return Err(ApiError::TooManyAttempts { retry_after });
+    }
+    Ok(lookup)
+}
+
+/// A wrong password for `login`: the failure's event, and `UserLockedOut`
+/// when this attempt's reservation locked the name (one per lock); answers
+/// 401 `Invalid credentials`.
+pub(crate) fn refuse_attempt(store: &dyn Store, login: &str, user_id: Option<&str>, throttle: &Throttle, policy: &Policy) -> ApiError {
+    let recorded = store.login_failed(user_id, &Event::user_login_failed(login)).and_then(|()| {
+        match (throttle.failures >= i64::try_from(policy.lockout_threshold).unwrap_or(i64::MAX), throttle.locked_until.as_deref()) {
+            (true, Some(until)) => store.insert_event(&Event::user_locked_out(login, until, throttle.failures)),
+            _ => Ok(()),
+        }
+    });
+    match recorded {
+        Ok(()) => {
+            super::note_queued_event();
+            ApiError::invalid_credentials()
+        }
+        Err(unavailable) => unavailable.into(),
+    }
 }
 
 /// The longest user agent a session keeps.

@@ -6,6 +6,7 @@ pub mod jwks;
 pub mod login;
 pub mod logout;
 pub mod openapi;
+pub mod password;
 pub mod profile;
 pub mod refresh;
 pub mod register;

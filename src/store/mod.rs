@@ -55,6 +55,28 @@ fn registration_params<V>(user: &NewUser<'_>, event: &Event, text: impl Fn(&str)
     ]
 }
 
+/// A password change's parameters in the order both dialects' statements
+/// take them: the bearer, the new hash, the folded login name, the event.
+fn password_change_params<V>(
+    bearer: Bearer<'_>,
+    new_hash: &str,
+    login: &str,
+    event: &Event,
+    null: V,
+    text: impl Fn(&str) -> V,
+    json: impl Fn(&Event) -> V,
+) -> [V; 7] {
+    [
+        text(bearer.user_id),
+        bearer.session_id.map_or(null, &text),
+        text(new_hash),
+        text(&crate::accounts::fold_case(login)),
+        text(&event.id),
+        text(event.name),
+        json(event),
+    ]
+}
+
 /// A new signing key's parameters in the order both dialects' statements
 /// take them: the key, then its activation delay and its predecessors'
 /// grace, in seconds.
@@ -273,6 +295,10 @@ pub trait Store {
     /// The user's live sessions, newest first; `None` when the bearer's own
     /// session is no longer live.
     fn list_sessions(&self, bearer: Bearer<'_>) -> Result<Option<Vec<SessionInfo>>, Unavailable>;
+    /// Sets a live bearer's new password hash, ends the user's other
+    /// sessions, refunds the attempt's reservation of `login` and queues
+    /// `event`, atomically; `false` when the bearer's session has ended.
+    fn change_password(&self, bearer: Bearer<'_>, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable>;
     /// Records a failed login with its event, counting it against the
     /// account when there is one.
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable>;

@@ -288,6 +288,12 @@ impl Store for PgStore {
         ))
     }
 
+    fn change_password(&self, bearer: Bearer<'_>, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = super::password_change_params(bearer, new_hash, login, event, ParameterValue::DbNull, text, json);
+        let rows = self.with_schema("changing a password", |c| c.query(sql::CHANGE_PASSWORD, &params))?;
+        Ok(matches!(rows.rows.first().and_then(|r| r.first()), Some(DbValue::Boolean(true))))
+    }
+
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable> {
         let params = [text(user_id.unwrap_or("")), text(&event.id), text(event.name), json(event)];
         self.with_schema("recording a failed login", |c| c.execute(sql::LOGIN_FAILED, &params)).map(drop)

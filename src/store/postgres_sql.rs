@@ -239,6 +239,26 @@ pub const LIST_SESSIONS: &str = concat!(
         AND s.expires_at > now() AND s.idle_expires_at > now()
     ORDER BY s.created_at DESC, s.id"
 );
+/// A password change by a live bearer (user `$1`, session `$2`): the new
+/// hash `$3`, the end of the user's other sessions, the refund of the
+/// attempt's reservation (throttle row `$4`) and the event (`$5`–`$7`),
+/// atomically. One row: whether it happened.
+pub const CHANGE_PASSWORD: &str = concat!(
+    "WITH bearer AS (SELECT ",
+    live_bearer!(),
+    r#" AS live),
+    changed AS (
+        UPDATE "user" SET password = $3::varchar, updated_at = now()
+        WHERE id = $1 AND (SELECT live FROM bearer) RETURNING id),
+    ended AS (
+        UPDATE auth_session SET revoked_at = now(), revoked_reason = 'password_changed'
+        WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2 AND EXISTS (SELECT 1 FROM changed)),
+    refunded AS (
+        DELETE FROM auth_login_throttle WHERE login = $4::varchar AND EXISTS (SELECT 1 FROM changed)),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload) SELECT $5::varchar, $6::varchar, $7::jsonb FROM changed)
+    SELECT EXISTS (SELECT 1 FROM changed)"#
+);
 /// A failed login: count it against the account (if any) and queue the event.
 pub const LOGIN_FAILED: &str = r#"WITH counted AS (
         UPDATE "user" SET failed_login_count = failed_login_count + 1 WHERE id = $1 RETURNING id)

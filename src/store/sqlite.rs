@@ -410,6 +410,11 @@ impl Store for SqliteStore {
         ))
     }
 
+    fn change_password(&self, bearer: Bearer<'_>, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = super::password_change_params(bearer, new_hash, login, event, Value::Null, text, json);
+        self.queued("changing a password", sql::CHANGE_PASSWORD, &params, event)
+    }
+
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable> {
         let params = [user_id.map_or(Value::Null, text), text(&event.id), text(event.name), json(event)];
         self.with_schema("recording a failed login", || self.exec(sql::LOGIN_FAILED, &params).map(drop))

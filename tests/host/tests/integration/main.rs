@@ -16,6 +16,7 @@ mod hostile;
 mod imported_hashes;
 mod host_postgres;
 mod migrations;
+mod password_change;
 mod permissions;
 mod routing;
 mod server;
