@@ -170,19 +170,18 @@ pub fn session_keys(source: &dyn VariableSource) -> Result<SessionKeys, ConfigEr
 /// The key of the `jti` tag of the service's own EdDSA and ES256 tokens.
 pub fn self_check(source: &dyn VariableSource) -> Result<crate::token_self_check::SelfCheck, ConfigError> {
     let secret = required(source, SECRET_KEY)?;
-    signing_key(&secret)?;
+    crate::tokens::check_length(secret.as_bytes()).map_err(too_short)?;
     Ok(crate::token_self_check::SelfCheck::derive(secret.as_bytes()))
 }
 
 const SECRET_KEY: &str = "secret_key";
 
 fn signing_key(secret: &str) -> Result<crate::tokens::TokenKey, ConfigError> {
-    crate::tokens::TokenKey::new(secret.as_bytes()).map_err(|short| {
-        malformed(
-            SECRET_KEY,
-            format!("is too short: {} bytes, at least {} required", short.0, crate::tokens::MIN_KEY_BYTES),
-        )
-    })
+    crate::tokens::TokenKey::new(secret.as_bytes()).map_err(too_short)
+}
+
+fn too_short(short: crate::tokens::KeyTooShort) -> ConfigError {
+    malformed(SECRET_KEY, format!("is too short: {} bytes, at least {} required", short.0, crate::tokens::MIN_KEY_BYTES))
 }
 
 /// The tunable settings (`policy`), defaults filled in.

@@ -142,12 +142,10 @@ impl Imported<'_> {
                 bool::from(out.ct_eq(hash))
             }
             Imported::Scrypt { log_n, r, p, salt, hash } => {
-                let Ok(params) = scrypt::Params::new(*log_n, *r, *p, hash.len().max(10)) else { return false };
-                if hash.len() != 64 {
-                    return false;
-                }
+                // Werkzeug's scrypt keys are 64 bytes.
+                let Ok(params) = scrypt::Params::new(*log_n, *r, *p, 64) else { return false };
                 let mut out = [0u8; 64];
-                scrypt::scrypt(password, salt.as_bytes(), &params, &mut out).is_ok() && bool::from(out.ct_eq(hash.as_slice()))
+                hash.len() == 64 && scrypt::scrypt(password, salt.as_bytes(), &params, &mut out).is_ok() && bool::from(out.ct_eq(hash.as_slice()))
             }
             Imported::Bcrypt(stored) => bcrypt::verify(password, stored).unwrap_or(false),
             Imported::Argon2(hash) => Argon2::default().verify_password(password, hash).is_ok(),

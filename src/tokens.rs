@@ -49,27 +49,33 @@ pub struct KeyTooShort(pub usize);
 /// revealing anything of it.
 const KID_LABEL: &[u8] = b"auth-service hs256 key id v1";
 
+/// Refuses secrets shorter than [`MIN_KEY_BYTES`].
+pub fn check_length(secret: &[u8]) -> Result<(), KeyTooShort> {
+    match secret.len() < MIN_KEY_BYTES {
+        true => Err(KeyTooShort(secret.len())),
+        false => Ok(()),
+    }
+}
+
 impl TokenKey {
     /// Refuses keys shorter than [`MIN_KEY_BYTES`].
     pub fn new(secret: &[u8]) -> Result<TokenKey, KeyTooShort> {
-        if secret.len() < MIN_KEY_BYTES {
-            return Err(KeyTooShort(secret.len()));
-        }
-        let mut id = [0u8; 12];
-        // 12 bytes is far below HKDF-SHA256's limit.
-        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, secret).expand(KID_LABEL, &mut id);
-        let kid = format!("hs256-{}", Base64UrlSafeNoPadding::encode_to_string(id).unwrap_or_default());
-        Ok(TokenKey(HS256Key::from_bytes(secret).with_key_id(&kid)))
+        check_length(secret)?;
+        Ok(TokenKey(HS256Key::from_bytes(secret)))
     }
 
-    /// The `kid` this key's tokens carry.
-    pub fn kid(&self) -> Option<&str> {
-        self.0.key_id().as_deref()
+    /// The `kid` this key's tokens carry. Derived when a token is issued,
+    /// not on every verification, which needs none.
+    pub fn kid(&self) -> String {
+        let mut id = [0u8; 12];
+        // 12 bytes is far below HKDF-SHA256's limit.
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(None, &self.0.to_bytes()).expand(KID_LABEL, &mut id);
+        format!("hs256-{}", Base64UrlSafeNoPadding::encode_to_string(id).unwrap_or_default())
     }
 
     /// A signed token for `claims` from `issuer`, valid `ttl_seconds` from now.
     pub fn issue(&self, claims: UserClaims, ttl_seconds: u64, jwt_id: String, issuer: &str) -> Result<String, jwt_simple::Error> {
-        self.0.authenticate(claims_for(claims, ttl_seconds, jwt_id, issuer))
+        self.0.clone().with_key_id(&self.kid()).authenticate(claims_for(claims, ttl_seconds, jwt_id, issuer))
     }
 
     /// Verifies signature, algorithm (HS256 only) and times, and requires
@@ -254,11 +260,11 @@ mod tests {
     #[test]
     fn tokens_carry_the_kid_of_the_secret_and_tokens_without_one_verify() {
         let token = key().issue(claims(), 600, "j".into(), "auth-service").unwrap();
-        let kid = key().kid().unwrap().to_owned();
+        let kid = key().kid();
         assert!(kid.starts_with("hs256-") && kid.len() == 22, "{kid}");
         assert_eq!(header(&token), Some(("HS256".to_owned(), Some(kid.clone()))));
         let other = TokenKey::new(b"another-secret-key-that-is-long-enough").unwrap();
-        assert_ne!(other.kid(), Some(kid.as_str()));
+        assert_ne!(other.kid(), kid);
         let payload = format!(r#"{{"user_id":"u","username":"a","exp":{}}}"#, now() + 600);
         let flask = sign_raw(r#"{"alg":"HS256","typ":"JWT"}"#, &payload);
         assert_eq!(header(&flask), Some(("HS256".to_owned(), None)));
