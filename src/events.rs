@@ -14,6 +14,10 @@ pub const USER_LOGGED_OUT: &str = "UserLoggedOut";
 pub const REFRESH_TOKEN_REUSED: &str = "RefreshTokenReused";
 pub const USER_LOCKED_OUT: &str = "UserLockedOut";
 pub const PASSWORD_CHANGED: &str = "PasswordChanged";
+pub const EMAIL_VERIFICATION_REQUESTED: &str = "EmailVerificationRequested";
+pub const USER_EMAIL_VERIFIED: &str = "UserEmailVerified";
+pub const PASSWORD_RESET_REQUESTED: &str = "PasswordResetRequested";
+pub const PASSWORD_RESET: &str = "PasswordReset";
 
 /// An event ready for the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +62,30 @@ impl Event {
 
     pub fn password_changed(user_id: &str) -> Event {
         Event::new(PASSWORD_CHANGED, json!({"user_id": user_id}))
+    }
+
+    /// For a mailer: the token goes to `email` (DESIGN.md §7). The stores
+    /// fill in the fields left empty here from the account they find.
+    pub fn email_verification_requested(user_id: &str, email: &str, token: &crate::user_tokens::UserToken) -> Event {
+        let data = json!({"user_id": user_id, "email": email, "token": token.token, "expires_at": token.expires_at});
+        Event::new(EMAIL_VERIFICATION_REQUESTED, data)
+    }
+
+    /// `user_id` and `email` are filled in by the store.
+    pub fn user_email_verified() -> Event {
+        Event::new(USER_EMAIL_VERIFIED, json!({"user_id": "", "email": ""}))
+    }
+
+    /// `user_id` and `email` are filled in by the store, for the account
+    /// the address belongs to.
+    pub fn password_reset_requested(token: &crate::user_tokens::UserToken) -> Event {
+        let data = json!({"user_id": "", "email": "", "token": token.token, "expires_at": token.expires_at});
+        Event::new(PASSWORD_RESET_REQUESTED, data)
+    }
+
+    /// `user_id` is filled in by the store.
+    pub fn password_reset() -> Event {
+        Event::new(PASSWORD_RESET, json!({"user_id": ""}))
     }
 
     pub fn user_registered(user_id: &str, username: &str, email: &str) -> Event {

@@ -26,6 +26,7 @@ pub mod signing_keys;
 pub mod token_self_check;
 pub mod store;
 pub mod tokens;
+pub mod user_tokens;
 
 #[cfg(test)]
 mod parser_properties;
@@ -53,6 +54,10 @@ pub enum Route {
     Jwks,
     AdminRotateKeys,
     Password,
+    PasswordForgot,
+    PasswordReset,
+    EmailVerify,
+    EmailVerifyResend,
 }
 
 /// Work left for after the response has gone out.
@@ -87,6 +92,10 @@ pub const ROUTES: &[(&str, Route, &[Method])] = &[
     ("/.well-known/jwks.json", Route::Jwks, GET),
     ("/admin/keys/rotate", Route::AdminRotateKeys, POST),
     ("/password", Route::Password, POST),
+    ("/password/forgot", Route::PasswordForgot, POST),
+    ("/password/reset", Route::PasswordReset, POST),
+    ("/email/verify", Route::EmailVerify, POST),
+    ("/email/verify/resend", Route::EmailVerifyResend, POST),
 ];
 
 /// The route for a path and the methods it serves.
@@ -121,6 +130,10 @@ fn handle(route: Route, req: &Request) -> (Response, After) {
         Route::Jwks => handlers::jwks::get(),
         Route::AdminRotateKeys => handlers::admin::rotate_keys(req),
         Route::Password => handlers::password::post(req),
+        Route::PasswordForgot => handlers::password_reset::forgot(req),
+        Route::PasswordReset => handlers::password_reset::reset(req),
+        Route::EmailVerify => handlers::email_verification::verify(req),
+        Route::EmailVerifyResend => handlers::email_verification::resend(req),
     };
     let response = result.unwrap_or_else(ApiError::into_response);
     let after = if handlers::take_queued_event() { After::DeliverOutbox } else { After::Nothing };

@@ -56,6 +56,13 @@ pub struct Policy {
     pub lockout_base_seconds: u64,
     /// ...up to this (default 900 s).
     pub lockout_max_seconds: u64,
+    /// Whether a login needs a verified e-mail address (default false, the
+    /// Flask service's behaviour).
+    pub require_verified_email: bool,
+    /// How long a password-reset token lives (default one hour).
+    pub reset_token_ttl_seconds: u64,
+    /// How long an e-mail verification token lives (default one day).
+    pub email_verification_ttl_seconds: u64,
 }
 
 impl Default for Policy {
@@ -74,6 +81,9 @@ impl Default for Policy {
             lockout_threshold: 5,
             lockout_base_seconds: 60,
             lockout_max_seconds: 900,
+            require_verified_email: false,
+            reset_token_ttl_seconds: 3600,
+            email_verification_ttl_seconds: DAY,
         }
     }
 }
@@ -93,6 +103,9 @@ pub const FIELDS: &[&str] = &[
     "lockout_threshold",
     "lockout_base_seconds",
     "lockout_max_seconds",
+    "require_verified_email",
+    "reset_token_ttl_seconds",
+    "email_verification_ttl_seconds",
 ];
 
 const DAY: u64 = 24 * 3600;
@@ -103,6 +116,7 @@ const MAX_ACTIVATION_SECONDS: u64 = DAY;
 const MAX_LOCKOUT_THRESHOLD: u64 = 1000;
 const MAX_LOCKOUT_SECONDS: u64 = 7 * DAY;
 const MAX_ISSUER_CHARS: usize = 200;
+const MAX_EMAIL_TOKEN_SECONDS: u64 = 30 * DAY;
 const MAX_PASSWORD_ITERATIONS: u64 = 10_000_000;
 
 fn field_error(field: &str, problem: impl std::fmt::Display) -> ConfigError {
@@ -190,7 +204,10 @@ impl Policy {
                 "key_activation_seconds" => policy.key_activation_seconds = integer(field, value, 0, MAX_ACTIVATION_SECONDS)?,
                 "lockout_threshold" => policy.lockout_threshold = integer(field, value, 1, MAX_LOCKOUT_THRESHOLD)?,
                 "lockout_base_seconds" => policy.lockout_base_seconds = integer(field, value, 1, MAX_LOCKOUT_SECONDS)?,
-                _ => policy.lockout_max_seconds = integer(field, value, 1, MAX_LOCKOUT_SECONDS)?,
+                "lockout_max_seconds" => policy.lockout_max_seconds = integer(field, value, 1, MAX_LOCKOUT_SECONDS)?,
+                "require_verified_email" => policy.require_verified_email = flag(field, value)?,
+                "reset_token_ttl_seconds" => policy.reset_token_ttl_seconds = integer(field, value, 60, DAY)?,
+                _ => policy.email_verification_ttl_seconds = integer(field, value, 60, MAX_EMAIL_TOKEN_SECONDS)?,
             }
         }
         Ok(policy)
@@ -255,6 +272,23 @@ mod tests {
         let policy = Policy::parse(Some("lockout_threshold=3 lockout_base_seconds=1 lockout_max_seconds=4")).unwrap();
         assert_eq!((policy.lockout_threshold, policy.lockout_base_seconds, policy.lockout_max_seconds), (3, 1, 4));
         each_names_its_field(&["lockout_threshold=0", "lockout_base_seconds=0", "lockout_max_seconds=604801", "lockout_threshold=x"]);
+    }
+
+    #[test]
+    fn password_lifecycle_fields() {
+        let defaults = Policy::default();
+        assert!(!defaults.require_verified_email);
+        assert_eq!((defaults.reset_token_ttl_seconds, defaults.email_verification_ttl_seconds), (3600, 86_400));
+        let policy =
+            Policy::parse(Some("require_verified_email=true reset_token_ttl_seconds=60 email_verification_ttl_seconds=2592000")).unwrap();
+        assert!(policy.require_verified_email);
+        assert_eq!((policy.reset_token_ttl_seconds, policy.email_verification_ttl_seconds), (60, 2_592_000));
+        each_names_its_field(&[
+            "require_verified_email=sometimes",
+            "reset_token_ttl_seconds=59",
+            "reset_token_ttl_seconds=86401",
+            "email_verification_ttl_seconds=2592001",
+        ]);
     }
 
     #[test]

@@ -24,13 +24,18 @@ pub fn post(req: &Request) -> ApiResult {
     let keys = config::session_keys(&SpinVariables)?;
     let store = super::open_store()?;
 
-    let LoginLookup { throttle, user: found } = reserve_attempt(store.as_ref(), &login, &policy)?;
+    let LoginLookup { throttle, user: found, email_verified } = reserve_attempt(store.as_ref(), &login, &policy)?;
     let stored_hash = found.as_ref().and_then(|(u, _)| u.password.as_deref());
     let (user, signing_key, upgrade) = match (hasher.verify(&password, stored_hash), found) {
         (Verdict::Valid { upgrade }, Some((user, signing_key))) => (user, signing_key, upgrade),
         (_, found) => return Err(refuse_attempt(store.as_ref(), &login, found.as_ref().map(|(u, _)| u.id.as_str()), &throttle, &policy)),
     };
 
+    if policy.require_verified_email && !email_verified {
+        // The password was right: the attempt does not count against the name.
+        store.refund_attempt(&login)?;
+        return Err(ApiError::forbidden("Email not verified"));
+    }
     // A legacy or weaker hash is replaced in the same statement as the login.
     let new_hash = match upgrade {
         true => Some(hasher.hash(&password).map_err(|_| ApiError::Internal("no randomness for a salt"))?),

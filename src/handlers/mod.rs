@@ -1,12 +1,14 @@
 //! One module per endpoint.
 
 pub mod admin;
+pub mod email_verification;
 pub mod health;
 pub mod jwks;
 pub mod login;
 pub mod logout;
 pub mod openapi;
 pub mod password;
+pub mod password_reset;
 pub mod profile;
 pub mod refresh;
 pub mod register;

@@ -1,4 +1,6 @@
-//! `POST /register`: a new account, and a `UserRegistered` event.
+//! `POST /register`: a new account, a `UserRegistered` event, and an
+//! `EmailVerificationRequested` event carrying the account's first
+//! verification token (DESIGN.md §7).
 
 use crate::accounts::{password_acceptable, Email, Username, MAX_PASSWORD_CHARS, PASSWORD_RULE};
 use crate::config::{self, SpinVariables};
@@ -7,7 +9,8 @@ use crate::events::Event;
 use crate::http_io::Request;
 use crate::json_body::{json_object, string_field};
 use crate::response::Response;
-use crate::store::{NewUser, Registration};
+use crate::store::{IssuedToken, NewUser, Registration};
+use crate::user_tokens;
 use serde_json::json;
 
 pub fn post(req: &Request) -> ApiResult {
@@ -31,7 +34,11 @@ pub fn post(req: &Request) -> ApiResult {
     let id = uuid::Uuid::new_v4().to_string();
     let event = Event::user_registered(&id, username.as_str(), email.as_str());
     let user = NewUser { id: &id, username: username.as_str(), email: email.as_str(), password_hash: &password_hash };
-    match store.register(&user, &event)? {
+    let token =
+        user_tokens::issue(policy.email_verification_ttl_seconds).ok_or(ApiError::Internal("no randomness for a token"))?;
+    let verify_event = Event::email_verification_requested(&id, email.as_str(), &token);
+    let verification = IssuedToken { hash: &token.hash, expires_at: &token.expires_at, event: &verify_event };
+    match store.register(&user, &event, &verification)? {
         Registration::Created => {
             super::note_queued_event();
             Ok(Response::json(201, &json!({"user_id": id, "username": username.as_str(), "email": email.as_str()})))

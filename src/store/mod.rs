@@ -42,8 +42,14 @@ pub struct NewUser<'a> {
 }
 
 /// A registration's parameters in the order both dialects' statements take
-/// them: the account, then its event.
-fn registration_params<V>(user: &NewUser<'_>, event: &Event, text: impl Fn(&str) -> V, json: impl Fn(&Event) -> V) -> [V; 7] {
+/// them: the account, its event, then its e-mail verification token.
+fn registration_params<V>(
+    user: &NewUser<'_>,
+    event: &Event,
+    verification: &IssuedToken<'_>,
+    text: impl Fn(&str) -> V,
+    json: impl Fn(&Event) -> V,
+) -> [V; 12] {
     [
         text(user.id),
         text(user.username),
@@ -52,7 +58,33 @@ fn registration_params<V>(user: &NewUser<'_>, event: &Event, text: impl Fn(&str)
         text(&event.id),
         text(event.name),
         json(event),
+        text(verification.hash),
+        text(verification.expires_at),
+        text(&verification.event.id),
+        text(verification.event.name),
+        json(verification.event),
     ]
+}
+
+/// A single-use token on its way to a user's address (src/user_tokens.rs):
+/// the hash the store keeps, its end (ISO-8601 UTC) and the event that
+/// carries the token itself.
+#[derive(Debug, Clone, Copy)]
+pub struct IssuedToken<'a> {
+    pub hash: &'a str,
+    pub expires_at: &'a str,
+    pub event: &'a Event,
+}
+
+/// What asking for a new e-mail verification token achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// Issued, and its event queued.
+    Sent,
+    /// The address is verified already: nothing was issued.
+    AlreadyVerified,
+    /// The bearer's session has ended, or its user is gone.
+    CallerRevoked,
 }
 
 /// A password change's parameters in the order both dialects' statements
@@ -125,6 +157,8 @@ pub struct Throttle {
 pub struct LoginLookup {
     pub throttle: Throttle,
     pub user: Option<(User, Option<String>)>,
+    /// Whether the account's e-mail address is verified.
+    pub email_verified: bool,
 }
 
 /// What a refresh token presented to [`Store::refresh`] turned out to be.
@@ -302,9 +336,31 @@ pub trait Store {
     /// Records a failed login with its event, counting it against the
     /// account when there is one.
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable>;
-    /// Inserts the account with its event unless the username or the
+    /// Inserts the account with its event, its e-mail verification token
+    /// and that token's event, unless the username or the
     /// (case-insensitive) e-mail is taken.
-    fn register(&self, user: &NewUser<'_>, event: &Event) -> Result<Registration, Unavailable>;
+    fn register(&self, user: &NewUser<'_>, event: &Event, verification: &IssuedToken<'_>) -> Result<Registration, Unavailable>;
+    /// Gives the attempt's reservation of `login` back without a session.
+    fn refund_attempt(&self, login: &str) -> Result<(), Unavailable>;
+    /// Stores a password-reset token for the account whose e-mail is
+    /// `email` (any case), replacing its earlier ones, and queues the
+    /// token's event with the account's id and stored address filled in;
+    /// for an unknown address nothing changes, in the same one statement.
+    /// `true` when there was an account.
+    fn request_password_reset(&self, email: &str, token: &IssuedToken<'_>) -> Result<bool, Unavailable>;
+    /// With the live reset token of hash `token_hash`, atomically: the new
+    /// hash, every session of the user ended, the user's reset tokens
+    /// deleted (this one spent), the address marked verified, and `event`
+    /// queued with the user's id filled in. `false` for a token that is
+    /// unknown, spent or expired.
+    fn reset_password(&self, token_hash: &str, new_hash: &str, event: &Event) -> Result<bool, Unavailable>;
+    /// With the live verification token of hash `token_hash` for the
+    /// account's current address: the address verified, the token spent,
+    /// `event` queued with the user's id and address filled in.
+    fn verify_email(&self, token_hash: &str, event: &Event) -> Result<bool, Unavailable>;
+    /// A new verification token for the bearer's unverified address, in
+    /// place of the earlier ones, with its event (address filled in).
+    fn resend_verification(&self, bearer: Bearer<'_>, token: &IssuedToken<'_>) -> Result<Resend, Unavailable>;
     fn insert_event(&self, event: &Event) -> Result<(), Unavailable>;
     /// Applies pending migrations; returns the versions applied.
     fn migrate(&self) -> Result<Vec<i32>, Unavailable>;

@@ -4,8 +4,8 @@
 
 use super::postgres_sql as sql;
 use super::{
-    Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
-    LoginLookup, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
+    Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms,
+    Registration, LoginLookup, Resend, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
 use crate::config::DatabaseUrl;
 use crate::errors::Unavailable;
@@ -68,6 +68,12 @@ impl PgStore {
 
     /// Runs `op`; when it fails because the schema is missing, applies the
     /// migrations and tries once more.
+    /// Runs a statement whose one row starts with a boolean, and reads it.
+    fn first_flag(&self, what: &str, statement: &str, params: &[ParameterValue]) -> Result<bool, Unavailable> {
+        let rows = self.with_schema(what, |c| c.query(statement, params))?;
+        Ok(matches!(rows.rows.first().and_then(|r| r.first()), Some(DbValue::Boolean(true))))
+    }
+
     fn with_schema<T>(&self, what: &str, op: impl Fn(&Connection) -> Result<T, PgError>) -> Result<T, Unavailable> {
         match op(&self.conn) {
             Err(err) if is_schema_missing(&err) => {
@@ -150,7 +156,8 @@ impl Store for PgStore {
             }
         };
         let key = cell_text(row.get(4));
-        Ok(LoginLookup { throttle, user: first_user(&rows, true).map(|user| (user, key)) })
+        let email_verified = matches!(row.get(9), Some(DbValue::Boolean(true)));
+        Ok(LoginLookup { throttle, user: first_user(&rows, true).map(|user| (user, key)), email_verified })
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
@@ -290,8 +297,7 @@ impl Store for PgStore {
 
     fn change_password(&self, bearer: Bearer<'_>, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
         let params = super::password_change_params(bearer, new_hash, login, event, ParameterValue::DbNull, text, json);
-        let rows = self.with_schema("changing a password", |c| c.query(sql::CHANGE_PASSWORD, &params))?;
-        Ok(matches!(rows.rows.first().and_then(|r| r.first()), Some(DbValue::Boolean(true))))
+        self.first_flag("changing a password", sql::CHANGE_PASSWORD, &params)
     }
 
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable> {
@@ -299,14 +305,53 @@ impl Store for PgStore {
         self.with_schema("recording a failed login", |c| c.execute(sql::LOGIN_FAILED, &params)).map(drop)
     }
 
-    fn register(&self, user: &NewUser<'_>, event: &Event) -> Result<Registration, Unavailable> {
-        let params = super::registration_params(user, event, text, json);
+    fn register(&self, user: &NewUser<'_>, event: &Event, verification: &IssuedToken<'_>) -> Result<Registration, Unavailable> {
+        let params = super::registration_params(user, event, verification, text, json);
         let rows = self.with_schema("registering a user", |c| c.query(sql::REGISTER, &params))?;
         let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
         Ok(match (row.first(), row.get(1)) {
             (Some(DbValue::Int32(1)), _) => Registration::Created,
             (_, Some(DbValue::Boolean(true))) => Registration::UsernameTaken,
             _ => Registration::EmailTaken,
+        })
+    }
+
+    fn refund_attempt(&self, login: &str) -> Result<(), Unavailable> {
+        let params = [text(&crate::accounts::fold_case(login))];
+        self.with_schema("refunding a login attempt", |c| c.execute(sql::REFUND_ATTEMPT, &params)).map(drop)
+    }
+
+    fn request_password_reset(&self, email: &str, token: &IssuedToken<'_>) -> Result<bool, Unavailable> {
+        let params = [text(email), text(token.hash), text(token.expires_at), text(&token.event.id), text(token.event.name), json(token.event)];
+        self.first_flag("requesting a password reset", sql::REQUEST_PASSWORD_RESET, &params)
+    }
+
+    fn reset_password(&self, token_hash: &str, new_hash: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = [text(token_hash), text(new_hash), text(&event.id), text(event.name), json(event)];
+        self.first_flag("resetting a password", sql::RESET_PASSWORD, &params)
+    }
+
+    fn verify_email(&self, token_hash: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = [text(token_hash), text(&event.id), text(event.name), json(event)];
+        self.first_flag("verifying an e-mail address", sql::VERIFY_EMAIL, &params)
+    }
+
+    fn resend_verification(&self, bearer: Bearer<'_>, token: &IssuedToken<'_>) -> Result<Resend, Unavailable> {
+        let params = [
+            text(bearer.user_id),
+            bearer.session_id.map_or(ParameterValue::DbNull, text),
+            text(token.hash),
+            text(token.expires_at),
+            text(&token.event.id),
+            text(token.event.name),
+            json(token.event),
+        ];
+        let rows = self.with_schema("issuing a verification token", |c| c.query(sql::RESEND_VERIFICATION, &params))?;
+        let flag = |i: usize| matches!(rows.rows.first().and_then(|r| r.get(i)), Some(DbValue::Boolean(true)));
+        Ok(match (flag(0), flag(1), flag(2)) {
+            (true, true, _) => Resend::Sent,
+            (true, false, true) => Resend::AlreadyVerified,
+            _ => Resend::CallerRevoked,
         })
     }
 

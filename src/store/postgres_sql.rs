@@ -42,7 +42,7 @@ macro_rules! verifying_key {
 /// folded by Rust as the service folds the e-mails it stores, so
 /// non-ASCII capitals match whatever the database's collation. Columns:
 /// the user, the signing key (or null), then refused, failures, seconds
-/// left of the lock, and its end.
+/// left of the lock, its end, and whether the user's e-mail is verified.
 macro_rules! find_login_user {
     ($key:expr) => {
         concat!(
@@ -63,7 +63,8 @@ macro_rules! find_login_user {
             r#",
         r.refused, r.failures::int8,
         CASE WHEN r.locked_until > now() THEN CEIL(EXTRACT(EPOCH FROM r.locked_until - now()))::int8 END,
-        to_char(r.locked_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        to_char(r.locked_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        u.email_verified_at IS NOT NULL
     FROM reserved r
     LEFT JOIN "user" u ON u.username = $1 OR lower(u.email) = lower($1) OR u.email = $2
     ORDER BY (u.username = $1) DESC NULLS LAST
@@ -264,18 +265,109 @@ pub const LOGIN_FAILED: &str = r#"WITH counted AS (
         UPDATE "user" SET failed_login_count = failed_login_count + 1 WHERE id = $1 RETURNING id)
     INSERT INTO auth_outbox (id, event, payload) VALUES ($2, $3, $4)"#;
 /// Registration: insert unless the username or (case-insensitive) e-mail
-/// is taken, queue the event, and report which one clashed.
+/// is taken, store the e-mail verification token (hash `$8`, ending `$9`),
+/// queue the event and then `EmailVerificationRequested` (`$10`-`$12`),
+/// and report which one clashed.
 pub const REGISTER: &str = r#"WITH inserted AS (
         INSERT INTO "user" (id, username, password, email)
         SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar
         WHERE NOT EXISTS (SELECT 1 FROM "user" WHERE username = $2 OR lower(email) = lower($4))
         ON CONFLICT DO NOTHING
         RETURNING id),
+    token AS (
+        INSERT INTO auth_user_token (token_hash, purpose, user_id, email, expires_at)
+        SELECT $8::varchar, 'email_verify', id, $4::varchar, $9::text::timestamptz FROM inserted),
     queued AS (
-        INSERT INTO auth_outbox (id, event, payload) SELECT $5::varchar, $6::varchar, $7::jsonb FROM inserted RETURNING id)
+        INSERT INTO auth_outbox (id, event, payload)
+        SELECT e.id, e.event, e.payload FROM inserted,
+            (VALUES (1, $5::varchar, $6::varchar, $7::jsonb), (2, $10::varchar, $11::varchar, $12::jsonb)) AS e (n, id, event, payload)
+        ORDER BY e.n RETURNING id)
     SELECT (SELECT count(*) FROM inserted)::int4 AS created,
         EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS username_taken"#;
 pub const INSERT_EVENT: &str = "INSERT INTO auth_outbox (id, event, payload) VALUES ($1, $2, $3)";
+/// A password-reset request for address `$1`: the account whose e-mail it
+/// is (any case, an exact match first) gets token hash `$2`, ending `$3`,
+/// in place of its earlier ones, and the event (`$4`-`$6`) with its id and
+/// stored address filled in. An unknown address changes nothing, in the
+/// same statement. One row: whether there was an account.
+pub const REQUEST_PASSWORD_RESET: &str = r#"WITH target AS (
+        SELECT id, email FROM "user" WHERE lower(email) = lower($1) ORDER BY email = $1 DESC LIMIT 1),
+    cleared AS (
+        DELETE FROM auth_user_token WHERE purpose = 'password_reset' AND user_id IN (SELECT id FROM target)),
+    issued AS (
+        INSERT INTO auth_user_token (token_hash, purpose, user_id, email, expires_at)
+        SELECT $2::varchar, 'password_reset', id, email, $3::text::timestamptz FROM target),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload)
+        SELECT $4::varchar, $5::varchar, jsonb_set(jsonb_set($6::jsonb, '{data,user_id}', to_jsonb(id)), '{data,email}', to_jsonb(email))
+        FROM target)
+    SELECT EXISTS (SELECT 1 FROM target)"#;
+/// A reset with the token of hash `$1`, while it lives: deleted with the
+/// user's other reset tokens (two resets racing with one token: the second
+/// finds it gone), the new hash `$2` (receiving the token proves the
+/// address, so an unverified one becomes verified), every session ended,
+/// and the event (`$3`-`$5`) with the user's id. One row: whether it
+/// happened.
+pub const RESET_PASSWORD: &str = r#"WITH spent AS (
+        DELETE FROM auth_user_token WHERE token_hash = $1 AND purpose = 'password_reset' AND expires_at > now()
+        RETURNING user_id, email),
+    others AS (
+        DELETE FROM auth_user_token WHERE purpose = 'password_reset' AND token_hash <> $1
+            AND user_id IN (SELECT user_id FROM spent)),
+    changed AS (
+        UPDATE "user" u SET password = $2::varchar, updated_at = now(),
+            email_verified_at = COALESCE(u.email_verified_at, CASE WHEN lower(u.email) = lower(s.email) THEN now() END)
+        FROM spent s WHERE u.id = s.user_id RETURNING u.id),
+    ended AS (
+        UPDATE auth_session SET revoked_at = now(), revoked_reason = 'password_reset'
+        WHERE user_id IN (SELECT id FROM changed) AND revoked_at IS NULL),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload)
+        SELECT $3::varchar, $4::varchar, jsonb_set($5::jsonb, '{data,user_id}', to_jsonb(id)) FROM changed)
+    SELECT EXISTS (SELECT 1 FROM changed)"#;
+/// A verification with the token of hash `$1`, while it lives and names the
+/// account's current address: the address verified, the user's
+/// verification tokens deleted, the event (`$2`-`$4`) with the user's id
+/// and address. One row: whether it happened.
+pub const VERIFY_EMAIL: &str = r#"WITH spent AS (
+        DELETE FROM auth_user_token WHERE token_hash = $1 AND purpose = 'email_verify' AND expires_at > now()
+        RETURNING user_id, email),
+    verified AS (
+        UPDATE "user" u SET email_verified_at = COALESCE(u.email_verified_at, now())
+        FROM spent s WHERE u.id = s.user_id AND lower(u.email) = lower(s.email) RETURNING u.id, u.email),
+    others AS (
+        DELETE FROM auth_user_token WHERE purpose = 'email_verify' AND token_hash <> $1
+            AND user_id IN (SELECT user_id FROM spent)),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload)
+        SELECT $2::varchar, $3::varchar, jsonb_set(jsonb_set($4::jsonb, '{data,user_id}', to_jsonb(id)), '{data,email}', to_jsonb(email))
+        FROM verified)
+    SELECT EXISTS (SELECT 1 FROM verified)"#;
+/// A new verification token (hash `$3`, ending `$4`) for a live bearer
+/// (user `$1`, session `$2`) whose address is not verified yet, in place
+/// of the earlier ones, with the event (`$5`-`$7`) and the stored address.
+/// One row: whether the bearer was live, whether a token was issued,
+/// whether the address was verified already.
+pub const RESEND_VERIFICATION: &str = concat!(
+    "WITH bearer AS (SELECT ",
+    live_bearer!(),
+    r#" AS live),
+    target AS (
+        SELECT id, email FROM "user" WHERE id = $1 AND email_verified_at IS NULL AND (SELECT live FROM bearer)),
+    cleared AS (
+        DELETE FROM auth_user_token WHERE purpose = 'email_verify' AND user_id IN (SELECT id FROM target)),
+    issued AS (
+        INSERT INTO auth_user_token (token_hash, purpose, user_id, email, expires_at)
+        SELECT $3::varchar, 'email_verify', id, email, $4::text::timestamptz FROM target),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload)
+        SELECT $5::varchar, $6::varchar, jsonb_set($7::jsonb, '{data,email}', to_jsonb(email)) FROM target)
+    SELECT (SELECT live FROM bearer), EXISTS (SELECT 1 FROM target),
+        EXISTS (SELECT 1 FROM "user" WHERE id = $1 AND email_verified_at IS NOT NULL)"#
+);
+/// Gives back a login attempt's reservation (the throttle row of `$1`):
+/// the password was right, but the login stops short of a session.
+pub const REFUND_ATTEMPT: &str = "DELETE FROM auth_login_throttle WHERE login = $1";
 /// Health: the outbox backlog and the age of its oldest row, always one row.
 pub const OUTBOX_BACKLOG: &str = "SELECT count(*)::int8,
         COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8

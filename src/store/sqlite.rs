@@ -18,8 +18,8 @@
 
 use super::sqlite_sql as sql;
 use super::{
-    Backlog, BatchOutcome, Bearer, Ended, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms, Registration,
-    LoginLookup, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
+    Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms,
+    Registration, LoginLookup, Resend, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
 use crate::errors::Unavailable;
 use crate::signing_keys::SigningAlg;
@@ -287,15 +287,17 @@ impl Store for SqliteStore {
             },
             locked_until: cell_text(Some(locked_until)),
         };
-        // The account as a JSON array: id, username, e-mail, hash, key.
+        // The account as a JSON array: id, username, e-mail, hash, key, and
+        // "verified" or null.
         let user = cell_text(Some(account)).and_then(|json| {
             let fields: Vec<Option<String>> = serde_json::from_str(&json).ok()?;
             let mut fields = fields.into_iter();
             let mut next = || fields.next().flatten();
-            let (id, username, email, password, key) = (next(), next(), next(), next(), next());
-            Some((User { id: id?, username: username?, email: email?, password }, key))
+            let (id, username, email, password, key, verified) = (next(), next(), next(), next(), next(), next());
+            Some((User { id: id?, username: username?, email: email?, password }, key, verified.is_some()))
         });
-        Ok(LoginLookup { throttle, user })
+        let email_verified = user.as_ref().is_some_and(|(.., verified)| *verified);
+        Ok(LoginLookup { throttle, user: user.map(|(user, key, _)| (user, key)), email_verified })
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
@@ -420,8 +422,8 @@ impl Store for SqliteStore {
         self.with_schema("recording a failed login", || self.exec(sql::LOGIN_FAILED, &params).map(drop))
     }
 
-    fn register(&self, user: &NewUser<'_>, event: &Event) -> Result<Registration, Unavailable> {
-        let params = super::registration_params(user, event, text, json);
+    fn register(&self, user: &NewUser<'_>, event: &Event, verification: &IssuedToken<'_>) -> Result<Registration, Unavailable> {
+        let params = super::registration_params(user, event, verification, text, json);
         let what = "registering a user";
         self.with_schema(what, || self.exec(sql::REGISTER, &params))?;
         let result = self
@@ -431,6 +433,48 @@ impl Store for SqliteStore {
             Some([Value::Integer(1), _]) => Registration::Created,
             Some([_, Value::Integer(1)]) => Registration::UsernameTaken,
             _ => Registration::EmailTaken,
+        })
+    }
+
+    fn refund_attempt(&self, login: &str) -> Result<(), Unavailable> {
+        let params = [text(&crate::accounts::fold_case(login))];
+        self.with_schema("refunding a login attempt", || self.exec(sql::REFUND_ATTEMPT, &params).map(drop))
+    }
+
+    fn request_password_reset(&self, email: &str, token: &IssuedToken<'_>) -> Result<bool, Unavailable> {
+        let params = [text(email), text(token.hash), text(token.expires_at), text(&token.event.id), text(token.event.name), json(token.event)];
+        self.queued("requesting a password reset", sql::REQUEST_PASSWORD_RESET, &params, token.event)
+    }
+
+    fn reset_password(&self, token_hash: &str, new_hash: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = [text(token_hash), text(new_hash), text(&event.id), text(event.name), json(event)];
+        self.queued("resetting a password", sql::RESET_PASSWORD, &params, event)
+    }
+
+    fn verify_email(&self, token_hash: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = [text(token_hash), text(&event.id), text(event.name), json(event)];
+        self.queued("verifying an e-mail address", sql::VERIFY_EMAIL, &params, event)
+    }
+
+    fn resend_verification(&self, bearer: Bearer<'_>, token: &IssuedToken<'_>) -> Result<Resend, Unavailable> {
+        let session = bearer.session_id.map_or(Value::Null, text);
+        let params = [
+            text(bearer.user_id),
+            session.clone(),
+            text(token.hash),
+            text(token.expires_at),
+            text(&token.event.id),
+            text(token.event.name),
+            json(token.event),
+        ];
+        let what = "issuing a verification token";
+        if self.queued(what, sql::RESEND_VERIFICATION, &params, token.event)? {
+            return Ok(Resend::Sent);
+        }
+        let why = self.retrying(|| self.exec(sql::RESEND_REFUSED, &[text(bearer.user_id), session.clone()])).map_err(|e| classify(what, &e))?;
+        Ok(match first_row(&why) {
+            Some([Value::Integer(1), Value::Integer(1)]) => Resend::AlreadyVerified,
+            _ => Resend::CallerRevoked,
         })
     }
 

@@ -82,7 +82,7 @@ pub const FIND_LOGIN_USER: &str = concat!(
         CAST((julianday(locked_until) - julianday('now')) * 86400 + 0.999 AS INTEGER),
         (SELECT json_array(u.id, u.username, u.email, u.password, "#,
     signing_key!("?6"),
-    r#") FROM "user" u
+    r#", CASE WHEN u.email_verified_at IS NOT NULL THEN 'verified' END) FROM "user" u
             WHERE u.username = ?1 OR u.email = ?1 OR lower(u.email) = ?2
             ORDER BY u.username = ?1 DESC
             LIMIT 1)"#
@@ -217,13 +217,37 @@ pub const CHANGE_PASSWORD: &str = "INSERT INTO auth_password_change (user_id, se
 pub const LOGIN_FAILED: &str = "INSERT INTO auth_login_failed (user_id, event_id, event, payload) VALUES (?1, ?2, ?3, ?4)";
 /// Inserts the account and queues its event unless the username or the
 /// (case-insensitive) e-mail is taken.
-pub const REGISTER: &str = "INSERT INTO auth_register (id, username, password, email, event_id, event, payload)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+pub const REGISTER: &str = "INSERT INTO auth_register (id, username, password, email, event_id, event, payload,
+        token_hash, expires_at, verify_event_id, verify_event, verify_payload)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 /// After [`REGISTER`]: whether the account with id `?1` was made, and
 /// whether the username `?2` is taken.
 pub const REGISTRATION_RESULT: &str = r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE id = ?1),
     EXISTS (SELECT 1 FROM "user" WHERE username = ?2)"#;
 pub const INSERT_EVENT: &str = "INSERT INTO auth_outbox (id, event, payload) VALUES (?1, ?2, ?3)";
+/// A password-reset request (migration 7's trigger); [`EVENT_QUEUED`]
+/// tells whether the address was an account's.
+pub const REQUEST_PASSWORD_RESET: &str = "INSERT INTO auth_password_forgot (email, token_hash, expires_at, event_id, event, payload)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+/// A reset with a token; [`EVENT_QUEUED`] tells whether it happened.
+pub const RESET_PASSWORD: &str = "INSERT INTO auth_password_reset (token_hash, new_hash, event_id, event, payload)
+    VALUES (?1, ?2, ?3, ?4, ?5)";
+/// A verification with a token; [`EVENT_QUEUED`] tells whether it happened.
+pub const VERIFY_EMAIL: &str = "INSERT INTO auth_email_verify (token_hash, event_id, event, payload) VALUES (?1, ?2, ?3, ?4)";
+/// A new verification token for a live, unverified bearer; [`EVENT_QUEUED`]
+/// tells whether it was issued, and [`RESEND_REFUSED`] why not.
+pub const RESEND_VERIFICATION: &str = "INSERT INTO auth_email_resend (user_id, session_id, token_hash, expires_at, event_id, event, payload)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// Why no verification token was issued: whether the bearer is live, and
+/// whether its address is verified already.
+pub const RESEND_REFUSED: &str = concat!(
+    "SELECT ",
+    live_bearer!(),
+    r#", EXISTS (SELECT 1 FROM "user" WHERE id = ?1 AND email_verified_at IS NOT NULL)"#
+);
+/// Gives back a login attempt's reservation: the password was right, but
+/// the login stops short of a session.
+pub const REFUND_ATTEMPT: &str = "DELETE FROM auth_login_throttle WHERE login = ?1";
 /// Health: the outbox backlog and the age of its oldest row.
 pub const OUTBOX_BACKLOG: &str = concat!(
     "SELECT count(*), COALESCE((julianday(",

@@ -57,11 +57,11 @@ async fn register_login_profile_round_trip(store) {
 
     let events = store.outbox().await?;
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["UserRegistered", "UserLoggedIn", "UserLoggedIn", "UserLoggedIn"]);
+    assert_eq!(names, ["UserRegistered", "EmailVerificationRequested", "UserLoggedIn", "UserLoggedIn", "UserLoggedIn"]);
     let (_, registered) = &events[0];
     assert_eq!(registered["event"], "UserRegistered");
     assert_eq!(registered["data"], json!({"user_id": user_id, "username": "alice", "email": "alice@example.com"}));
-    let (_, logged_in) = &events[1];
+    let (_, logged_in) = &events[2];
     assert_eq!(logged_in["data"], json!({"user_id": user_id, "username": "alice", "email": "alice@example.com"}));
     assert!(logged_in["id"].as_str().is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()));
     assert!(chrono::DateTime::parse_from_rfc3339(logged_in["timestamp"].as_str().unwrap()).is_ok());
@@ -107,7 +107,7 @@ async fn registration_conflicts_get_409(store) {
         assert_eq!(reply.json(), json!({"message": message}));
     }
     assert_eq!(store.count(r#"SELECT count(*) FROM "user""#).await?, 1);
-    assert_eq!(store.outbox().await?.len(), 1, "no event for refused registrations");
+    assert_eq!(store.outbox().await?.len(), 2, "no event for refused registrations (the first queued two)");
     Ok(())
 }
 

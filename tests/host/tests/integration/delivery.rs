@@ -22,10 +22,11 @@ async fn login_event_reaches_the_queue_with_the_contract_body_and_properties(sto
     let user_id = app.register("henry", "henry@example.com", "henry-password").await?;
     app.login("henry", "henry-password").await?;
 
-    // Delivery runs after each response; both events arrive in outbox order.
-    let got = queue.wait_for(2, Duration::from_secs(15)).await?;
-    assert_eq!(got.len(), 2, "{got:?}\n{}", app.guest_output());
-    let (registered, logged_in) = (&got[0], &got[1]);
+    // Delivery runs after each response; the events arrive in outbox order.
+    let got = queue.wait_for(3, Duration::from_secs(15)).await?;
+    assert_eq!(got.len(), 3, "{got:?}\n{}", app.guest_output());
+    let (registered, logged_in) = (&got[0], &got[2]);
+    assert_eq!(got[1].body["event"], "EmailVerificationRequested");
     assert_eq!(registered.body["event"], "UserRegistered");
     assert_eq!(logged_in.body["event"], "UserLoggedIn");
     assert_eq!(logged_in.body["data"], json!({"user_id": user_id, "username": "henry", "email": "henry@example.com"}));
@@ -68,11 +69,19 @@ async fn each_event_writing_request_delivers_after_its_response(store) {
     assert_eq!(app.raw("POST", "/logout", &[("authorization", auth.as_bytes())], b"").await?.status, 204);
     assert_eq!(app.post_json("/token/refresh", &json!({"refresh_token": "not-a-token"})).await?.status, 401);
 
-    let got = queue.wait_for(6, Duration::from_secs(15)).await?;
+    let got = queue.wait_for(7, Duration::from_secs(15)).await?;
     let names: Vec<&str> = got.iter().filter_map(|m| m.body["event"].as_str()).collect();
     assert_eq!(
         names,
-        ["UserRegistered", "UserLoginFailed", "UserLoggedIn", "RefreshTokenReused", "UserLoggedIn", "UserLoggedOut"],
+        [
+            "UserRegistered",
+            "EmailVerificationRequested",
+            "UserLoginFailed",
+            "UserLoggedIn",
+            "RefreshTokenReused",
+            "UserLoggedIn",
+            "UserLoggedOut"
+        ],
         "{}",
         app.guest_output()
     );

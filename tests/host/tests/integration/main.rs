@@ -17,6 +17,7 @@ mod imported_hashes;
 mod host_postgres;
 mod migrations;
 mod password_change;
+mod password_lifecycle;
 mod permissions;
 mod routing;
 mod server;

@@ -178,6 +178,7 @@ async fn thirty_two_concurrent_clients_get_no_server_error() -> anyhow::Result<(
     assert_eq!(
         per_event,
         [
+            [json!("EmailVerificationRequested"), json!(n), json!(n)],
             [json!("UserLoggedIn"), json!(n), json!(n)],
             [json!("UserLoginFailed"), json!(n), json!(n)],
             [json!("UserRegistered"), json!(n), json!(n)],

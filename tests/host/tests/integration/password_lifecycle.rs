@@ -1,0 +1,187 @@
+//! The password lifecycle of DESIGN.md §7 through the real component on
+//! both stores: a reset driven by the `PasswordResetRequested` a consumer
+//! read from RabbitMQ, forgot's one answer for known and unknown
+//! addresses, spent, replaced and expired tokens, e-mail verification and
+//! `require_verified_email`.
+
+use crate::delivery::broker_app;
+use crate::on_both_stores;
+use crate::support::broker::TestQueue;
+use crate::support::store::TestStore;
+use crate::support::{Reply, TestApp};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const OLD: &str = "old-password-1";
+const NEW: &str = "new-password-2";
+const FORGOT_ANSWER: &str = "If the account exists, a reset link is on its way";
+
+fn bad_token() -> Value {
+    json!({"message": "Invalid or expired token"})
+}
+
+async fn reset(app: &TestApp, token: &Value, password: &str) -> anyhow::Result<Reply> {
+    app.post_json("/password/reset", &json!({"token": token, "new_password": password})).await
+}
+
+/// The events named `name` in the outbox, oldest first, as their `data`.
+async fn queued(store: &TestStore, name: &str) -> anyhow::Result<Vec<Value>> {
+    Ok(store.outbox().await?.into_iter().filter(|(n, _)| n == name).map(|(_, body)| body["data"].clone()).collect())
+}
+
+async fn newest_token(store: &TestStore, name: &str) -> anyhow::Result<Value> {
+    let events = queued(store, name).await?;
+    let newest = events.last().ok_or_else(|| anyhow::anyhow!("no {name} queued"))?;
+    Ok(newest["token"].clone())
+}
+
+on_both_stores! {
+async fn a_reset_driven_by_the_event_a_consumer_read(store) {
+    let queue = TestQueue::new();
+    let app = broker_app(store, &queue, "5672")?;
+    let user_id = app.register("forgetful", "Forgetful@Example.com", OLD).await?;
+    let session = app.login("forgetful", OLD).await?;
+
+    let asked = app.post_json("/password/forgot", &json!({"email": "forgetful@example.COM"})).await?;
+    assert_eq!((asked.status, asked.json()), (202, json!({"message": FORGOT_ANSWER})));
+    let received = queue.wait_for(4, Duration::from_secs(10)).await?;
+    let names: Vec<&str> = received.iter().map(|m| m.body["event"].as_str().unwrap_or("")).collect();
+    assert_eq!(names, ["UserRegistered", "EmailVerificationRequested", "UserLoggedIn", "PasswordResetRequested"]);
+    let request = &received[3].body["data"];
+    assert_eq!((&request["user_id"], &request["email"]), (&json!(user_id), &json!("forgetful@example.com")));
+    let token = request["token"].as_str().unwrap_or_default();
+    assert_eq!(token.len(), 43, "256 bits in base64url: {token}");
+    let expires = chrono::DateTime::parse_from_rfc3339(request["expires_at"].as_str().unwrap_or_default())?;
+    let left = expires.signed_duration_since(chrono::Utc::now()).num_seconds();
+    assert!((3500..=3600).contains(&left), "the default hour: {left} s");
+    // The store keeps only the token's hash.
+    let stored: Value = store.scalar("SELECT token_hash FROM auth_user_token WHERE purpose = 'password_reset'").await?;
+    assert!(stored.as_str().is_some_and(|hash| hash.len() == 64 && !hash.contains(token)), "{stored}");
+
+    let done = reset(&app, &json!(token), NEW).await?;
+    assert_eq!(done.status, 204, "{}", done.text());
+    let ended = app.get_authorized("/profile", &session).await?;
+    assert_eq!((ended.status, ended.json()), (401, json!({"message": "Invalid token"})), "every session ends");
+    assert_eq!(app.post_json("/login", &json!({"username": "forgetful", "password": OLD})).await?.status, 401);
+    app.login("forgetful", NEW).await?;
+    let again = reset(&app, &json!(token), "a-third-password").await?;
+    assert_eq!((again.status, again.json()), (400, bad_token()), "a token is spent by its use");
+
+    let later = queue.wait_for(3, Duration::from_secs(10)).await?;
+    let names: Vec<&str> = later.iter().map(|m| m.body["event"].as_str().unwrap_or("")).collect();
+    assert_eq!(names, ["PasswordReset", "UserLoginFailed", "UserLoggedIn"]);
+    assert_eq!(later[0].body["data"], json!({"user_id": user_id}));
+    Ok(())
+}
+
+async fn forgot_answers_the_same_for_unknown_addresses(store) {
+    let app = store.app()?;
+    app.register("known", "known@example.com", OLD).await?;
+    let before = store.outbox().await?.len();
+    let unknown = app.post_json("/password/forgot", &json!({"email": "nobody@example.com"})).await?;
+    assert_eq!((unknown.status, unknown.json()), (202, json!({"message": FORGOT_ANSWER})));
+    assert_eq!(store.outbox().await?.len(), before, "nothing queued for an unknown address");
+    assert_eq!(store.count("SELECT count(*) FROM auth_user_token WHERE purpose = 'password_reset'").await?, 0);
+    let known = app.post_json("/password/forgot", &json!({"email": "known@example.com"})).await?;
+    assert_eq!((known.status, known.json()), (202, json!({"message": FORGOT_ANSWER})));
+    assert_eq!(queued(store, "PasswordResetRequested").await?.len(), 1);
+    for (body, message) in [
+        (json!({"email": "not an address"}), "Email must be a valid address"),
+        (json!({}), "Missing field: email"),
+        (json!({"email": 7}), "Field email must be a string"),
+    ] {
+        let reply = app.post_json("/password/forgot", &body).await?;
+        assert_eq!(reply.status, 400, "{body}");
+        assert!(reply.json()["message"].as_str().unwrap_or("").starts_with(message), "{body}: {}", reply.text());
+    }
+    Ok(())
+}
+
+async fn replaced_expired_and_malformed_reset_tokens_are_refused(store) {
+    let app = store.app()?;
+    app.register("twice", "twice@example.com", OLD).await?;
+    for _ in 0..2 {
+        assert_eq!(app.post_json("/password/forgot", &json!({"email": "twice@example.com"})).await?.status, 202);
+    }
+    let tokens: Vec<Value> = queued(store, "PasswordResetRequested").await?.into_iter().map(|d| d["token"].clone()).collect();
+    assert_eq!(tokens.len(), 2);
+    let replaced = reset(&app, &tokens[0], NEW).await?;
+    assert_eq!((replaced.status, replaced.json()), (400, bad_token()), "a newer request replaces the older token");
+    // Past its end: the same string is a time on both stores.
+    store.execute("UPDATE auth_user_token SET expires_at = '2000-01-01T00:00:00.000Z'").await?;
+    let expired = reset(&app, &tokens[1], NEW).await?;
+    assert_eq!((expired.status, expired.json()), (400, bad_token()));
+    for token in [json!("x".repeat(43)), json!("short"), json!(format!("{}=", "a".repeat(42)))] {
+        let reply = reset(&app, &token, NEW).await?;
+        assert_eq!((reply.status, reply.json()), (400, bad_token()), "{token}");
+    }
+    let weak = reset(&app, &tokens[1], "short").await?;
+    assert_eq!((weak.status, weak.json()), (400, json!({"message": "Password must be 8 to 1024 characters long"})));
+    app.login("twice", OLD).await?;
+    assert!(queued(store, "PasswordReset").await?.is_empty());
+    Ok(())
+}
+
+async fn verification_gates_login_under_require_verified_email(store) {
+    let app = store.app_with(&[("policy", "require_verified_email=true lockout_threshold=3")])?;
+    let user_id = app.register("unverified", "Unverified@example.com", OLD).await?;
+    let requested = queued(store, "EmailVerificationRequested").await?;
+    assert_eq!(requested.len(), 1);
+    assert_eq!((&requested[0]["user_id"], &requested[0]["email"]), (&json!(user_id), &json!("unverified@example.com")));
+    // A right password is refused without counting against the name...
+    for _ in 0..4 {
+        let refused = app.post_json("/login", &json!({"username": "unverified", "password": OLD})).await?;
+        assert_eq!((refused.status, refused.json()), (403, json!({"message": "Email not verified"})));
+    }
+    // ...and a wrong one is still a wrong one.
+    let wrong = app.post_json("/login", &json!({"username": "unverified", "password": "not-the-one"})).await?;
+    assert_eq!(wrong.status, 401);
+
+    let verified = app.post_json("/email/verify", &json!({"token": requested[0]["token"]})).await?;
+    assert_eq!(verified.status, 204, "{}", verified.text());
+    assert_eq!(queued(store, "UserEmailVerified").await?, [json!({"user_id": user_id, "email": "unverified@example.com"})]);
+    let token = app.login("unverified", OLD).await?;
+    let spent = app.post_json("/email/verify", &json!({"token": requested[0]["token"]})).await?;
+    assert_eq!((spent.status, spent.json()), (400, bad_token()));
+    let resend = app.raw("POST", "/email/verify/resend", &[("authorization", format!("Bearer {token}").as_bytes())], b"").await?;
+    assert_eq!((resend.status, resend.json()), (409, json!({"message": "Email already verified"})));
+    Ok(())
+}
+
+async fn a_resent_token_replaces_the_first(store) {
+    let app = store.app()?;
+    app.register("resender", "resender@example.com", OLD).await?;
+    let first = newest_token(store, "EmailVerificationRequested").await?;
+    let token = app.login("resender", OLD).await?;
+    let auth = format!("Bearer {token}");
+    let resent = app.raw("POST", "/email/verify/resend", &[("authorization", auth.as_bytes())], b"").await?;
+    assert_eq!((resent.status, resent.json()), (202, json!({"message": "A verification link is on its way"})));
+    let second = newest_token(store, "EmailVerificationRequested").await?;
+    assert_ne!(first, second);
+    let old = app.post_json("/email/verify", &json!({"token": first})).await?;
+    assert_eq!((old.status, old.json()), (400, bad_token()));
+    assert_eq!(app.post_json("/email/verify", &json!({"token": second})).await?.status, 204);
+    let verified = store.count(r#"SELECT count(*) FROM "user" WHERE username = 'resender' AND email_verified_at IS NOT NULL"#).await?;
+    assert_eq!(verified, 1);
+    // A logged-out session cannot ask; nor can nobody.
+    assert_eq!(app.raw("POST", "/logout", &[("authorization", auth.as_bytes())], b"").await?.status, 204);
+    let revoked = app.raw("POST", "/email/verify/resend", &[("authorization", auth.as_bytes())], b"").await?;
+    assert_eq!((revoked.status, revoked.json()), (401, json!({"message": "Invalid token"})));
+    let anonymous = app.raw("POST", "/email/verify/resend", &[], b"").await?;
+    assert_eq!(anonymous.status, 403);
+    Ok(())
+}
+
+async fn a_reset_verifies_the_address_it_reached(store) {
+    let app = store.app_with(&[("policy", "require_verified_email=true")])?;
+    app.register("resetter", "resetter@example.com", OLD).await?;
+    assert_eq!(app.post_json("/password/forgot", &json!({"email": "resetter@example.com"})).await?.status, 202);
+    let token = newest_token(store, "PasswordResetRequested").await?;
+    assert_eq!(reset(&app, &token, NEW).await?.status, 204);
+    app.login("resetter", NEW).await?;
+    // The registration's verification token still verifies; the address already is.
+    let first = newest_token(store, "EmailVerificationRequested").await?;
+    assert_eq!(app.post_json("/email/verify", &json!({"token": first})).await?.status, 204);
+    Ok(())
+}
+}
