@@ -19,6 +19,9 @@ pub enum ApiError {
     PayloadTooLarge,
     /// Too many attempts: 429 with `Retry-After` in seconds.
     TooManyAttempts { retry_after: u64 },
+    /// The client's bucket is empty (throttling by client): 429 with
+    /// `Retry-After` in seconds.
+    TooManyRequests { retry_after: u64 },
     /// A dependency (database, configuration) is not usable: 503.
     Unavailable(Unavailable),
     /// A failure inside the service that no client input causes (the
@@ -114,6 +117,8 @@ impl ApiError {
             }
             ApiError::Client { status, message } => Response::json(status, &json!({"message": message})),
             ApiError::TooManyAttempts { retry_after } => Response::json(429, &json!({"message": "Too many attempts"}))
+                .with_header("retry-after", retry_after.max(1).to_string()),
+            ApiError::TooManyRequests { retry_after } => Response::json(429, &json!({"message": "Too many requests"}))
                 .with_header("retry-after", retry_after.max(1).to_string()),
             ApiError::PayloadTooLarge => {
                 Response::json(413, &json!({"message": "Request body too large"}))

@@ -90,6 +90,12 @@ impl Request {
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
+    /// Every value of a header, in order; a value that is not UTF-8 reads
+    /// as empty.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| std::str::from_utf8(v).unwrap_or(""))
+    }
+
     /// First value of a header, if it is present and valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

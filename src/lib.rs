@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod amqp_url;
 pub mod broker;
+pub mod client_throttle;
 pub mod config;
 pub mod cors;
 pub mod errors;
@@ -112,7 +113,29 @@ pub fn matches_template(template: &str, path: &str) -> bool {
     }
 }
 
+impl Route {
+    /// The costly or state-creating POSTs, throttled by client (DESIGN.md §7).
+    pub fn throttled_by_client(self) -> bool {
+        matches!(
+            self,
+            Route::Login
+                | Route::Register
+                | Route::TokenRefresh
+                | Route::Password
+                | Route::PasswordForgot
+                | Route::PasswordReset
+                | Route::EmailVerify
+                | Route::EmailVerifyResend
+        )
+    }
+}
+
 fn handle(route: Route, req: &Request) -> (Response, After) {
+    if route.throttled_by_client() {
+        if let Err(refused) = handlers::admit_client(req) {
+            return (refused.into_response(), After::Nothing);
+        }
+    }
     let result = match route {
         Route::Health => handlers::health::get(req),
         Route::TestDb => handlers::test_db::get(),
@@ -153,7 +176,7 @@ pub fn dispatch(req: &Request) -> (Response, After) {
         Some((route, _)) => handle(route, req),
     };
     let response = match req.header("origin") {
-        Some(origin) => match config::policy(&config::SpinVariables) {
+        Some(origin) => match handlers::policy() {
             Ok(policy) => cors::decorate(response, origin, &policy.cors_allowed_origins),
             Err(err) => ApiError::from(err).into_response(),
         },

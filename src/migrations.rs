@@ -54,6 +54,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 5, name: "signing_keys", sql: include_str!("../migrations/postgres/0005_signing_keys.sql") },
     Migration { version: 6, name: "login_throttle", sql: include_str!("../migrations/postgres/0006_login_throttle.sql") },
     Migration { version: 7, name: "password_lifecycle", sql: include_str!("../migrations/postgres/0007_password_lifecycle.sql") },
+    Migration { version: 8, name: "client_throttle", sql: include_str!("../migrations/postgres/0008_client_throttle.sql") },
 ];
 
 /// SQLite's migrations: the same versions and names as [`POSTGRES`].
@@ -65,6 +66,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 5, name: "signing_keys", sql: include_str!("../migrations/sqlite/0005_signing_keys.sql") },
     Migration { version: 6, name: "login_throttle", sql: include_str!("../migrations/sqlite/0006_login_throttle.sql") },
     Migration { version: 7, name: "password_lifecycle", sql: include_str!("../migrations/sqlite/0007_password_lifecycle.sql") },
+    Migration { version: 8, name: "client_throttle", sql: include_str!("../migrations/sqlite/0008_client_throttle.sql") },
 ];
 
 /// The schema version both dialects reach.
@@ -115,7 +117,7 @@ mod tests {
     #[test]
     fn pending_skips_applied_versions() {
         assert_eq!(pending(POSTGRES, 0).count(), POSTGRES.len());
-        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7]);
+        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7, 8]);
         assert_eq!(pending(POSTGRES, 99).count(), 0);
     }
 }

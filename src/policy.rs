@@ -9,6 +9,7 @@
 //! Every field has a default, an unknown or malformed one is an error that
 //! names it, and a field given twice is refused rather than guessed at.
 
+use crate::client_throttle::Network;
 use crate::config::ConfigError;
 use crate::passwords::{Hasher, MIN_ITERATIONS};
 use crate::signing_keys::SigningAlg;
@@ -63,6 +64,13 @@ pub struct Policy {
     pub reset_token_ttl_seconds: u64,
     /// How long an e-mail verification token lives (default one day).
     pub email_verification_ttl_seconds: u64,
+    /// Costly POSTs a client may send at once (default 30); 0 switches
+    /// throttling by client off, for a deployment whose proxy does it...
+    pub client_burst: u64,
+    /// ...and how many its bucket regains a minute (default 30).
+    pub client_refill_per_minute: u64,
+    /// Proxies whose `X-Forwarded-For` is believed (default none).
+    pub trusted_proxies: Vec<Network>,
 }
 
 impl Default for Policy {
@@ -84,6 +92,9 @@ impl Default for Policy {
             require_verified_email: false,
             reset_token_ttl_seconds: 3600,
             email_verification_ttl_seconds: DAY,
+            client_burst: 30,
+            client_refill_per_minute: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -106,6 +117,9 @@ pub const FIELDS: &[&str] = &[
     "require_verified_email",
     "reset_token_ttl_seconds",
     "email_verification_ttl_seconds",
+    "client_burst",
+    "client_refill_per_minute",
+    "trusted_proxies",
 ];
 
 const DAY: u64 = 24 * 3600;
@@ -117,6 +131,7 @@ const MAX_LOCKOUT_THRESHOLD: u64 = 1000;
 const MAX_LOCKOUT_SECONDS: u64 = 7 * DAY;
 const MAX_ISSUER_CHARS: usize = 200;
 const MAX_EMAIL_TOKEN_SECONDS: u64 = 30 * DAY;
+const MAX_CLIENT_RATE: u64 = 1_000_000;
 const MAX_PASSWORD_ITERATIONS: u64 = 10_000_000;
 
 fn field_error(field: &str, problem: impl std::fmt::Display) -> ConfigError {
@@ -144,6 +159,19 @@ fn issuer(raw: &str) -> Result<String, ConfigError> {
         return Err(field_error("token_issuer", format!("must be 1 to {MAX_ISSUER_CHARS} printable characters")));
     }
     Ok(raw.to_owned())
+}
+
+/// A comma-separated list of addresses and networks; empty means none.
+fn networks(raw: &str) -> Result<Vec<Network>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            Network::parse(entry).ok_or_else(|| {
+                field_error("trusted_proxies", format!("malformed: `{}` is no address or network (10.0.0.0/8, ::1)", printable(entry)))
+            })
+        })
+        .collect()
 }
 
 fn origins(raw: &str) -> AllowedOrigins {
@@ -207,7 +235,12 @@ impl Policy {
                 "lockout_max_seconds" => policy.lockout_max_seconds = integer(field, value, 1, MAX_LOCKOUT_SECONDS)?,
                 "require_verified_email" => policy.require_verified_email = flag(field, value)?,
                 "reset_token_ttl_seconds" => policy.reset_token_ttl_seconds = integer(field, value, 60, DAY)?,
-                _ => policy.email_verification_ttl_seconds = integer(field, value, 60, MAX_EMAIL_TOKEN_SECONDS)?,
+                "email_verification_ttl_seconds" => {
+                    policy.email_verification_ttl_seconds = integer(field, value, 60, MAX_EMAIL_TOKEN_SECONDS)?
+                }
+                "client_burst" => policy.client_burst = integer(field, value, 0, MAX_CLIENT_RATE)?,
+                "client_refill_per_minute" => policy.client_refill_per_minute = integer(field, value, 1, MAX_CLIENT_RATE)?,
+                _ => policy.trusted_proxies = networks(value)?,
             }
         }
         Ok(policy)
@@ -289,6 +322,18 @@ mod tests {
             "reset_token_ttl_seconds=86401",
             "email_verification_ttl_seconds=2592001",
         ]);
+    }
+
+    #[test]
+    fn client_throttling_fields() {
+        let defaults = Policy::default();
+        assert_eq!((defaults.client_burst, defaults.client_refill_per_minute), (30, 30));
+        assert!(defaults.trusted_proxies.is_empty());
+        let policy = Policy::parse(Some("client_burst=0 client_refill_per_minute=600 trusted_proxies=10.0.0.0/8,::1")).unwrap();
+        assert_eq!((policy.client_burst, policy.client_refill_per_minute), (0, 600));
+        assert_eq!(policy.trusted_proxies, [Network::parse("10.0.0.0/8").unwrap(), Network::parse("::1").unwrap()]);
+        assert!(Policy::parse(Some("trusted_proxies=")).unwrap().trusted_proxies.is_empty());
+        each_names_its_field(&["client_burst=-1", "client_refill_per_minute=0", "trusted_proxies=10.0.0.0/33", "trusted_proxies=proxy.local"]);
     }
 
     #[test]

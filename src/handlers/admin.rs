@@ -46,7 +46,7 @@ pub fn flush(req: &Request) -> ApiResult {
 /// replaces signs until then and verifies until its last token expires.
 pub fn rotate_keys(req: &Request) -> ApiResult {
     authorize(req)?;
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     if !policy.token_signing_alg.is_asymmetric() {
         return Err(ApiError::conflict("token_signing_alg is HS256: there is no key pair to rotate"));
     }

@@ -3,7 +3,6 @@
 //! that consumes the events sends its token.
 
 use super::password_reset::BAD_TOKEN;
-use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::http_io::Request;
@@ -32,7 +31,7 @@ pub fn verify(req: &Request) -> ApiResult {
 /// when the bearer's address is verified already.
 pub fn resend(req: &Request) -> ApiResult {
     let claims = super::access_claims(req)?;
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     let token =
         user_tokens::issue(policy.email_verification_ttl_seconds).ok_or(ApiError::Internal("no randomness for a token"))?;
     let event = Event::email_verification_requested(&claims.user_id, "", &token);

@@ -11,7 +11,7 @@ use crate::response::Response;
 const CACHE_CONTROL: &str = "public, max-age=300";
 
 pub fn get() -> ApiResult {
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     let store = super::open_store()?;
     let mut keys = store.published_keys()?;
     let alg = policy.token_signing_alg;

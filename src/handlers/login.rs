@@ -19,7 +19,7 @@ pub fn post(req: &Request) -> ApiResult {
     let login = string_field(&body, "username", MAX_LOGIN_CHARS)?;
     let password = string_field(&body, "password", MAX_PASSWORD_CHARS)?;
 
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     let hasher = policy.hasher()?;
     let keys = config::session_keys(&SpinVariables)?;
     let store = super::open_store()?;

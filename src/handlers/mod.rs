@@ -46,6 +46,49 @@ pub(crate) fn take_queued_event() -> bool {
     QUEUED_EVENT.replace(false)
 }
 
+thread_local! {
+    /// The request's `policy`, read once however many steps need it (each
+    /// read is a host call).
+    static POLICY: std::cell::RefCell<Option<Rc<crate::policy::Policy>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The `policy` variable, parsed on first use in a request.
+pub(crate) fn policy() -> Result<Rc<crate::policy::Policy>, config::ConfigError> {
+    if let Some(policy) = POLICY.with_borrow(Clone::clone) {
+        return Ok(policy);
+    }
+    let policy = Rc::new(config::policy(&SpinVariables)?);
+    POLICY.set(Some(policy.clone()));
+    Ok(policy)
+}
+
+/// Throttling by client (DESIGN.md §7): takes a token from the bucket of
+/// the request's client address before a costly POST does anything else;
+/// an empty bucket answers 429 with `Retry-After`. Now and then the same
+/// request purges idle throttle rows.
+pub(crate) fn admit_client(req: &crate::http_io::Request) -> Result<(), crate::errors::ApiError> {
+    let policy = policy()?;
+    if policy.client_burst == 0 {
+        return Ok(());
+    }
+    let Some(client) = crate::client_throttle::client_key(req, &policy.trusted_proxies) else { return Ok(()) };
+    let (burst, per_second) = (policy.client_burst as f64, policy.client_refill_per_minute as f64 / 60.0);
+    let store = open_store()?;
+    let (admitted, tokens) = store.take_client_token(&client, burst, per_second)?;
+    let mut dice = [0u8; 1];
+    if getrandom::fill(&mut dice).is_ok() && dice[0] == 0 {
+        // One request in 256: a bucket idle until full again says nothing.
+        let idle = (burst / per_second).ceil() as i64 + 1;
+        if let Err(err) = store.purge_throttles(idle) {
+            eprintln!("auth: purging idle throttle rows: {err:?}");
+        }
+    }
+    match admitted {
+        true => Ok(()),
+        false => Err(crate::errors::ApiError::TooManyRequests { retry_after: ((1.0 - tokens) / per_second).ceil().max(1.0) as u64 }),
+    }
+}
+
 /// The store `database_url` names (PostgreSQL, or Spin's SQLite when it is
 /// empty), opened on first use in a request.
 pub(crate) fn open_store() -> Result<Rc<dyn Store>, Unavailable> {

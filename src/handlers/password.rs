@@ -4,7 +4,6 @@
 //! session of the user and queues `PasswordChanged`.
 
 use crate::accounts::{password_acceptable, MAX_PASSWORD_CHARS, PASSWORD_RULE};
-use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::http_io::Request;
@@ -21,7 +20,7 @@ pub fn post(req: &Request) -> ApiResult {
     if !password_acceptable(&new) {
         return Err(ApiError::bad_request(PASSWORD_RULE));
     }
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     let hasher = policy.hasher()?;
     let store = super::open_store()?;
     let LoginLookup { throttle, user, .. } = super::login::reserve_attempt(store.as_ref(), &claims.username, &policy)?;

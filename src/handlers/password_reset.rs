@@ -3,7 +3,6 @@
 //! `PasswordResetRequested`, for a mailer that consumes the events.
 
 use crate::accounts::{password_acceptable, Email, MAX_PASSWORD_CHARS, PASSWORD_RULE};
-use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::http_io::Request;
@@ -25,7 +24,7 @@ pub fn forgot(req: &Request) -> ApiResult {
     let body = json_object(req)?;
     let email = string_field(&body, "email", 1024)?;
     let email = Email::parse(&email).ok_or(ApiError::bad_request(Email::RULE))?;
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     let token = user_tokens::issue(policy.reset_token_ttl_seconds).ok_or(ApiError::Internal("no randomness for a token"))?;
     let event = Event::password_reset_requested(&token);
     let store = super::open_store()?;
@@ -49,7 +48,7 @@ pub fn reset(req: &Request) -> ApiResult {
     if !user_tokens::well_formed(&token) {
         return Err(ApiError::bad_request(BAD_TOKEN));
     }
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     let hasher = policy.hasher()?;
     let store = super::open_store()?;
     let new_hash = hasher.hash(&new).map_err(|_| ApiError::Internal("no randomness for a salt"))?;

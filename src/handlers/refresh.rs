@@ -20,7 +20,7 @@ pub fn post(req: &Request) -> ApiResult {
     let keys = config::session_keys(&SpinVariables)?;
     // A token this service did not mint costs no database round trip.
     let claim = keys.refresh.open(&token).ok_or_else(invalid)?;
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     let terms = RefreshTerms {
         idle_seconds: super::seconds(policy.session_idle_seconds),
         grace_seconds: super::seconds(policy.refresh_reuse_grace_seconds),

@@ -3,7 +3,6 @@
 //! verification token (DESIGN.md §7).
 
 use crate::accounts::{password_acceptable, Email, Username, MAX_PASSWORD_CHARS, PASSWORD_RULE};
-use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::events::Event;
 use crate::http_io::Request;
@@ -14,7 +13,7 @@ use crate::user_tokens;
 use serde_json::json;
 
 pub fn post(req: &Request) -> ApiResult {
-    let policy = config::policy(&SpinVariables)?;
+    let policy = super::policy()?;
     if !policy.registration_enabled {
         return Err(ApiError::forbidden("Registration is disabled"));
     }

@@ -340,6 +340,13 @@ pub trait Store {
     /// and that token's event, unless the username or the
     /// (case-insensitive) e-mail is taken.
     fn register(&self, user: &NewUser<'_>, event: &Event, verification: &IssuedToken<'_>) -> Result<Registration, Unavailable>;
+    /// Takes a token from the bucket of client `client` (DESIGN.md §7),
+    /// which holds at most `burst` and regains `per_second` a second:
+    /// whether the request is admitted, and the tokens left.
+    fn take_client_token(&self, client: &str, burst: f64, per_second: f64) -> Result<(bool, f64), Unavailable>;
+    /// Deletes client buckets idle `bucket_idle_seconds` (full again, so
+    /// they say nothing) and login-throttle rows idle a day and not locked.
+    fn purge_throttles(&self, bucket_idle_seconds: i64) -> Result<(), Unavailable>;
     /// Gives the attempt's reservation of `login` back without a session.
     fn refund_attempt(&self, login: &str) -> Result<(), Unavailable>;
     /// Stores a password-reset token for the account whose e-mail is

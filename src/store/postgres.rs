@@ -316,6 +316,23 @@ impl Store for PgStore {
         })
     }
 
+    fn take_client_token(&self, client: &str, burst: f64, per_second: f64) -> Result<(bool, f64), Unavailable> {
+        let params = [text(client), ParameterValue::Floating64(burst), ParameterValue::Floating64(per_second)];
+        let rows = self.with_schema("taking a client's token", |c| c.query(sql::TAKE_CLIENT_TOKEN, &params))?;
+        match rows.rows.first().map(|r| (r.first(), r.get(1))) {
+            Some((Some(DbValue::Boolean(admitted)), Some(DbValue::Floating64(tokens)))) => Ok((*admitted, *tokens)),
+            other => {
+                eprintln!("auth: a client bucket returned an unexpected row: {other:?}");
+                Err(Unavailable::DatabaseError)
+            }
+        }
+    }
+
+    fn purge_throttles(&self, bucket_idle_seconds: i64) -> Result<(), Unavailable> {
+        let params = [ParameterValue::Int64(bucket_idle_seconds)];
+        self.with_schema("purging idle throttle rows", |c| c.execute(sql::PURGE_THROTTLES, &params)).map(drop)
+    }
+
     fn refund_attempt(&self, login: &str) -> Result<(), Unavailable> {
         let params = [text(&crate::accounts::fold_case(login))];
         self.with_schema("refunding a login attempt", |c| c.execute(sql::REFUND_ATTEMPT, &params)).map(drop)

@@ -365,6 +365,34 @@ pub const RESEND_VERIFICATION: &str = concat!(
     SELECT (SELECT live FROM bearer), EXISTS (SELECT 1 FROM target),
         EXISTS (SELECT 1 FROM "user" WHERE id = $1 AND email_verified_at IS NOT NULL)"#
 );
+/// Takes a token from client `$1`'s bucket (DESIGN.md §7): it holds at
+/// most `$2` and regains `$3` a second; a request finding less than one is
+/// refused and takes nothing. One row: admitted, and the tokens left.
+macro_rules! bucket_level {
+    () => {
+        "LEAST($2::float8, b.tokens + EXTRACT(EPOCH FROM now() - b.updated_at)::float8 * $3::float8)"
+    };
+}
+pub const TAKE_CLIENT_TOKEN: &str = concat!(
+    "INSERT INTO auth_client_bucket AS b (client, tokens, admitted, updated_at) VALUES ($1, $2::float8 - 1, true, now())
+    ON CONFLICT (client) DO UPDATE SET
+        admitted = ",
+    bucket_level!(),
+    " >= 1,
+        tokens = ",
+    bucket_level!(),
+    " - CASE WHEN ",
+    bucket_level!(),
+    " >= 1 THEN 1 ELSE 0 END,
+        updated_at = now()
+    RETURNING admitted, tokens"
+);
+/// Buckets idle `$1` seconds (full again) and login-throttle rows idle a
+/// day and not locked go.
+pub const PURGE_THROTTLES: &str = "WITH buckets AS (
+        DELETE FROM auth_client_bucket WHERE updated_at < now() - $1::int8 * interval '1 second')
+    DELETE FROM auth_login_throttle WHERE updated_at < now() - interval '1 day'
+        AND (locked_until IS NULL OR locked_until < now())";
 /// Gives back a login attempt's reservation (the throttle row of `$1`):
 /// the password was right, but the login stops short of a session.
 pub const REFUND_ATTEMPT: &str = "DELETE FROM auth_login_throttle WHERE login = $1";

@@ -436,6 +436,26 @@ impl Store for SqliteStore {
         })
     }
 
+    fn take_client_token(&self, client: &str, burst: f64, per_second: f64) -> Result<(bool, f64), Unavailable> {
+        let params = [text(client), Value::Real(burst), Value::Real(per_second)];
+        let result = self.with_schema("taking a client's token", || self.exec(sql::TAKE_CLIENT_TOKEN, &params))?;
+        match first_row(&result) {
+            Some([Value::Integer(admitted), Value::Real(tokens)]) => Ok((*admitted != 0, *tokens)),
+            Some([Value::Integer(admitted), Value::Integer(tokens)]) => Ok((*admitted != 0, *tokens as f64)),
+            other => {
+                eprintln!("auth: a client bucket returned an unexpected row: {other:?}");
+                Err(Unavailable::DatabaseError)
+            }
+        }
+    }
+
+    fn purge_throttles(&self, bucket_idle_seconds: i64) -> Result<(), Unavailable> {
+        self.with_schema("purging idle throttle rows", || {
+            self.exec(sql::PURGE_CLIENT_BUCKETS, &[Value::Integer(bucket_idle_seconds)])?;
+            self.exec(sql::PURGE_LOGIN_THROTTLE, &[]).map(drop)
+        })
+    }
+
     fn refund_attempt(&self, login: &str) -> Result<(), Unavailable> {
         let params = [text(&crate::accounts::fold_case(login))];
         self.with_schema("refunding a login attempt", || self.exec(sql::REFUND_ATTEMPT, &params).map(drop))

@@ -245,6 +245,47 @@ pub const RESEND_REFUSED: &str = concat!(
     live_bearer!(),
     r#", EXISTS (SELECT 1 FROM "user" WHERE id = ?1 AND email_verified_at IS NOT NULL)"#
 );
+/// Now in Unix seconds with fractions.
+macro_rules! now_seconds {
+    () => {
+        "((julianday('now') - 2440587.5) * 86400.0)"
+    };
+}
+/// Takes a token from client `?1`'s bucket: it holds at most `?2` and
+/// regains `?3` a second; a request finding less than one is refused and
+/// takes nothing. One row: admitted, and the tokens left.
+macro_rules! bucket_level {
+    () => {
+        concat!("min(?2, tokens + (", now_seconds!(), " - updated_at) * ?3)")
+    };
+}
+pub const TAKE_CLIENT_TOKEN: &str = concat!(
+    "INSERT INTO auth_client_bucket (client, tokens, admitted, updated_at) VALUES (?1, ?2 - 1, 1, ",
+    now_seconds!(),
+    ")
+    ON CONFLICT (client) DO UPDATE SET
+        admitted = ",
+    bucket_level!(),
+    " >= 1,
+        tokens = ",
+    bucket_level!(),
+    " - (",
+    bucket_level!(),
+    " >= 1),
+        updated_at = ",
+    now_seconds!(),
+    "
+    RETURNING admitted, tokens"
+);
+/// Buckets idle `?1` seconds (full again) go.
+pub const PURGE_CLIENT_BUCKETS: &str = concat!("DELETE FROM auth_client_bucket WHERE updated_at < ", now_seconds!(), " - ?1");
+/// Login-throttle rows idle a day and not locked go.
+pub const PURGE_LOGIN_THROTTLE: &str = concat!(
+    "DELETE FROM auth_login_throttle WHERE updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')
+        AND (locked_until IS NULL OR locked_until < ",
+    now_iso!(),
+    ")"
+);
 /// Gives back a login attempt's reservation: the password was right, but
 /// the login stops short of a session.
 pub const REFUND_ATTEMPT: &str = "DELETE FROM auth_login_throttle WHERE login = ?1";

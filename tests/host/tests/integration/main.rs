@@ -6,6 +6,7 @@
 mod support;
 
 mod accounts;
+mod client_throttle;
 mod config;
 mod cors;
 mod delivery;

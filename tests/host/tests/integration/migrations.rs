@@ -23,11 +23,11 @@ async fn admin_migrate_applies_once_and_keeps_flask_rows(store) {
     let app = with_admin_token(store)?;
     let first = migrate(&app, Some("admin-secret-token")).await?;
     assert_eq!(first.status, 200, "{}", first.text());
-    assert_eq!(first.json(), json!({"applied": [1, 2, 3, 4, 5, 6, 7], "version": 7}));
+    assert_eq!(first.json(), json!({"applied": [1, 2, 3, 4, 5, 6, 7, 8], "version": 8}));
     let second = migrate(&app, Some("admin-secret-token")).await?;
-    assert_eq!(second.json(), json!({"applied": [], "version": 7}));
+    assert_eq!(second.json(), json!({"applied": [], "version": 8}));
     let versions = store.rows("SELECT version, name FROM auth_schema_migrations ORDER BY version").await?;
-    let expected = [(1, "flask_user_table"), (2, "user_account_columns"), (3, "event_outbox"), (4, "sessions"), (5, "signing_keys"), (6, "login_throttle"), (7, "password_lifecycle")];
+    let expected = [(1, "flask_user_table"), (2, "user_account_columns"), (3, "event_outbox"), (4, "sessions"), (5, "signing_keys"), (6, "login_throttle"), (7, "password_lifecycle"), (8, "client_throttle")];
     assert_eq!(versions, expected.map(|(v, n)| vec![json!(v), json!(n)]));
 
     let row = store
@@ -55,6 +55,7 @@ async fn a_version_3_database_gains_sessions_at_the_first_login(store) {
     store.execute("DROP TABLE auth_login_throttle").await?;
     store.execute("DELETE FROM auth_schema_migrations WHERE version >= 4").await?;
     store.execute("DROP TABLE auth_user_token").await?;
+    store.execute("DROP TABLE auth_client_bucket").await?;
     if matches!(store, crate::support::store::TestStore::Sqlite(_)) {
         // Migration 7's views, its registration's among them, go too: they
         // name the table and column it adds.
@@ -67,7 +68,7 @@ async fn a_version_3_database_gains_sessions_at_the_first_login(store) {
     store.execute(r#"ALTER TABLE "user" DROP COLUMN email_verified_at"#).await?;
     let token = app.login("early", "early-password").await?;
     assert_eq!(app.get_authorized("/profile", &token).await?.status, 200);
-    assert_eq!(store.count("SELECT max(version) FROM auth_schema_migrations").await?, 7);
+    assert_eq!(store.count("SELECT max(version) FROM auth_schema_migrations").await?, 8);
     assert_eq!(store.count("SELECT count(*) FROM auth_session").await?, 1);
     Ok(())
 }
@@ -98,7 +99,7 @@ async fn concurrent_first_requests_migrate_once(store) {
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
     let versions = store.rows("SELECT version FROM auth_schema_migrations ORDER BY version").await?;
-    assert_eq!(versions, [[json!(1)], [json!(2)], [json!(3)], [json!(4)], [json!(5)], [json!(6)], [json!(7)]]);
+    assert_eq!(versions, [[json!(1)], [json!(2)], [json!(3)], [json!(4)], [json!(5)], [json!(6)], [json!(7)], [json!(8)]]);
     assert_eq!(store.outbox().await?.len(), 8);
     Ok(())
 }

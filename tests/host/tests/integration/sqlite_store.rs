@@ -145,12 +145,14 @@ async fn thirty_two_concurrent_clients_get_no_server_error() -> anyhow::Result<(
             let app = app.clone();
             tokio::spawn(async move {
                 let name = format!("client{i}");
+                // Each client from its own address, as 32 clients would be.
+                let addr = format!("192.0.2.{}:5000", i + 1);
                 let mut statuses = Vec::new();
                 let body = json!({"username": name, "email": format!("{name}@example.com"), "password": "client-password"});
-                statuses.push(app.post_json("/register", &body).await?.status);
-                let wrong = app.post_json("/login", &json!({"username": name, "password": "not-the-password"})).await?;
+                statuses.push(app.post_json_from(&addr, "/register", &body).await?.status);
+                let wrong = app.post_json_from(&addr, "/login", &json!({"username": name, "password": "not-the-password"})).await?;
                 statuses.push(wrong.status);
-                let login = app.post_json("/login", &json!({"username": name, "password": "client-password"})).await?;
+                let login = app.post_json_from(&addr, "/login", &json!({"username": name, "password": "client-password"})).await?;
                 statuses.push(login.status);
                 let token = login.json()["token"].as_str().unwrap_or_default().to_owned();
                 for _ in 0..5 {

@@ -231,9 +231,14 @@ impl TestApp {
     }
 
     pub async fn request(&self, req: hyper::Request<Full<Bytes>>) -> Result<Reply> {
+        self.request_from(req, "127.0.0.1:40000".parse()?).await
+    }
+
+    /// The request as if it came from `client` (Spin's `spin-client-addr`).
+    pub async fn request_from(&self, req: hyper::Request<Full<Bytes>>, client: std::net::SocketAddr) -> Result<Reply> {
         let req = req.map(|body| body.map_err(|never| -> ErrorCode { match never {} }));
         let (method, path) = (req.method().to_string(), req.uri().path_and_query().map_or("/".to_owned(), |p| p.to_string()));
-        let response = self.app.handle(req, "127.0.0.1:40000".parse()?).await?;
+        let response = self.app.handle(req, client).await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|e| anyhow::anyhow!("reading body: {e:?}"))?.to_bytes();
         if self.documented {
@@ -259,16 +264,27 @@ impl TestApp {
 
     /// A request with any method, headers and raw body.
     pub async fn raw(&self, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Result<Reply> {
+        self.raw_from("127.0.0.1:40000", method, path, headers, body).await
+    }
+
+    /// [`TestApp::raw`] from client address `client` (`ip:port`).
+    pub async fn raw_from(&self, client: &str, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Result<Reply> {
         let mut builder = hyper::Request::builder().method(method).uri(path).header("host", "localhost:3000");
         for (name, value) in headers {
             builder = builder.header(*name, hyper::header::HeaderValue::from_bytes(value)?);
         }
-        self.request(builder.body(Full::new(Bytes::copy_from_slice(body)))?).await
+        self.request_from(builder.body(Full::new(Bytes::copy_from_slice(body)))?, client.parse()?).await
     }
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Reply> {
+        self.post_json_from("127.0.0.1:40000", path, body).await
+    }
+
+    /// [`TestApp::post_json`] from client address `client` (`ip:port`),
+    /// which has its own bucket of costly POSTs (DESIGN.md §7).
+    pub async fn post_json_from(&self, client: &str, path: &str, body: &serde_json::Value) -> Result<Reply> {
         let body = serde_json::to_vec(body)?;
-        self.raw("POST", path, &[("content-type", b"application/json")], &body).await
+        self.raw_from(client, "POST", path, &[("content-type", b"application/json")], &body).await
     }
 
     /// `POST /admin/outbox/flush` with the test admin token.

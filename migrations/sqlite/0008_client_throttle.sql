@@ -1,0 +1,13 @@
+-- Throttling by client (DESIGN.md §7): a token bucket per client address
+-- (src/client_throttle.rs) on the costly POSTs; updated_at in Unix seconds
+-- with fractions. A bucket untouched long enough to be full again says
+-- nothing and is purged now and then, as are login-throttle rows idle for
+-- a day.
+CREATE TABLE IF NOT EXISTS auth_client_bucket (
+    client VARCHAR(64) NOT NULL PRIMARY KEY,
+    tokens REAL NOT NULL,
+    admitted INTEGER NOT NULL DEFAULT 1,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS auth_client_bucket_updated_idx ON auth_client_bucket (updated_at);
+CREATE INDEX IF NOT EXISTS auth_login_throttle_updated_idx ON auth_login_throttle (updated_at);
