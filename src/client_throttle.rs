@@ -13,6 +13,31 @@
 use crate::http_io::Request;
 use std::net::{IpAddr, Ipv6Addr};
 
+/// A client's bucket: whose, how many at most, how many back a second.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientTerms {
+    pub client: String,
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+impl ClientTerms {
+    /// Seconds until a bucket holding `tokens` (under one) holds one.
+    pub fn retry_after(&self, tokens: f64) -> u64 {
+        ((1.0 - tokens) / self.per_second).ceil().max(1.0) as u64
+    }
+}
+
+/// What a client's bucket said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Admission {
+    /// Not throttled, or a token was taken.
+    #[default]
+    Admitted,
+    /// The bucket was empty: 429, with `Retry-After` seconds.
+    Refused { retry_after: u64 },
+}
+
 /// An address or a network (`10.0.0.0/8`, `2001:db8::/32`, `127.0.0.1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Network {

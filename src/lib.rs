@@ -116,22 +116,23 @@ pub fn matches_template(template: &str, path: &str) -> bool {
 impl Route {
     /// The costly or state-creating POSTs, throttled by client (DESIGN.md §7).
     pub fn throttled_by_client(self) -> bool {
+        self.client_token_first()
+            || matches!(self, Route::Login | Route::TokenRefresh | Route::Password)
+    }
+
+    /// Those that take the client's token in a statement of its own before
+    /// anything else; a login, a refresh and a password change take it in
+    /// their first statement (on PostgreSQL in the same round trip).
+    pub fn client_token_first(self) -> bool {
         matches!(
             self,
-            Route::Login
-                | Route::Register
-                | Route::TokenRefresh
-                | Route::Password
-                | Route::PasswordForgot
-                | Route::PasswordReset
-                | Route::EmailVerify
-                | Route::EmailVerifyResend
+            Route::Register | Route::PasswordForgot | Route::PasswordReset | Route::EmailVerify | Route::EmailVerifyResend
         )
     }
 }
 
 fn handle(route: Route, req: &Request) -> (Response, After) {
-    if route.throttled_by_client() {
+    if route.client_token_first() {
         if let Err(refused) = handlers::admit_client(req) {
             return (refused.into_response(), After::Nothing);
         }

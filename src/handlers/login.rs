@@ -2,6 +2,7 @@
 //! a new session.
 
 use crate::accounts::MAX_PASSWORD_CHARS;
+use crate::client_throttle::ClientTerms;
 use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::events::Event;
@@ -24,7 +25,8 @@ pub fn post(req: &Request) -> ApiResult {
     let keys = config::session_keys(&SpinVariables)?;
     let store = super::open_store()?;
 
-    let LoginLookup { throttle, user: found, email_verified } = reserve_attempt(store.as_ref(), &login, &policy)?;
+    let client = super::client_terms(req)?;
+    let LoginLookup { throttle, user: found, email_verified, .. } = reserve_attempt(store.as_ref(), &login, &policy, client.as_ref())?;
     let stored_hash = found.as_ref().and_then(|(u, _)| u.password.as_deref());
     let (user, signing_key, upgrade) = match (hasher.verify(&password, stored_hash), found) {
         (Verdict::Valid { upgrade }, Some((user, signing_key))) => (user, signing_key, upgrade),
@@ -60,16 +62,20 @@ pub fn post(req: &Request) -> ApiResult {
     super::token_pair(user, &session_id, 0, &policy, &signer, &keys.refresh)
 }
 
-/// Counts a password attempt against `login` before any hashing (DESIGN.md
-/// §7), the same way whether or not the name is an account's, and finds
-/// the account; a locked name is refused here with 429.
-pub(crate) fn reserve_attempt(store: &dyn Store, login: &str, policy: &Policy) -> Result<LoginLookup, ApiError> {
+/// Takes the client's token, then counts a password attempt against
+/// `login` before any hashing (DESIGN.md §7), the same way whether or not
+/// the name is an account's, and finds the account, all in the store's
+/// first statement; an empty bucket or a locked name is refused here with
+/// 429.
+pub(crate) fn reserve_attempt(store: &dyn Store, login: &str, policy: &Policy, client: Option<&ClientTerms>)
+    -> Result<LoginLookup, ApiError> {
     let terms = ThrottleTerms {
         threshold: i64::try_from(policy.lockout_threshold).unwrap_or(i64::MAX),
         base_seconds: super::seconds(policy.lockout_base_seconds),
         max_seconds: super::seconds(policy.lockout_max_seconds),
     };
-    let lookup = store.find_login_user(login, policy.token_signing_alg, terms)?;
+    let lookup = store.find_login_user(login, policy.token_signing_alg, terms, client)?;
+    super::admitted(lookup.client)?;
     if lookup.throttle.refused {
         let retry_after = lookup.throttle.retry_after.and_then(|s| u64::try_from(s).ok()).unwrap_or(1);
         return Err(ApiError::TooManyAttempts { retry_after });

@@ -16,6 +16,7 @@ pub mod sessions;
 pub mod test_db;
 pub mod test_event;
 
+use crate::client_throttle::{Admission, ClientTerms};
 use crate::config::{self, SpinVariables};
 use crate::errors::Unavailable;
 use crate::store::Store;
@@ -62,30 +63,42 @@ pub(crate) fn policy() -> Result<Rc<crate::policy::Policy>, config::ConfigError>
     Ok(policy)
 }
 
-/// Throttling by client (DESIGN.md §7): takes a token from the bucket of
-/// the request's client address before a costly POST does anything else;
-/// an empty bucket answers 429 with `Retry-After`. Now and then the same
-/// request purges idle throttle rows.
-pub(crate) fn admit_client(req: &crate::http_io::Request) -> Result<(), crate::errors::ApiError> {
+/// Throttling by client (DESIGN.md §7): the request's client and its
+/// bucket's terms, or `None` when throttling by client is off or Spin gave
+/// no address. One request in 256 also purges idle throttle rows.
+pub(crate) fn client_terms(req: &crate::http_io::Request) -> Result<Option<ClientTerms>, crate::errors::ApiError> {
     let policy = policy()?;
     if policy.client_burst == 0 {
-        return Ok(());
+        return Ok(None);
     }
-    let Some(client) = crate::client_throttle::client_key(req, &policy.trusted_proxies) else { return Ok(()) };
-    let (burst, per_second) = (policy.client_burst as f64, policy.client_refill_per_minute as f64 / 60.0);
-    let store = open_store()?;
-    let (admitted, tokens) = store.take_client_token(&client, burst, per_second)?;
+    let Some(client) = crate::client_throttle::client_key(req, &policy.trusted_proxies) else { return Ok(None) };
+    let terms = ClientTerms { client, burst: policy.client_burst as f64, per_second: policy.client_refill_per_minute as f64 / 60.0 };
     let mut dice = [0u8; 1];
     if getrandom::fill(&mut dice).is_ok() && dice[0] == 0 {
-        // One request in 256: a bucket idle until full again says nothing.
-        let idle = (burst / per_second).ceil() as i64 + 1;
-        if let Err(err) = store.purge_throttles(idle) {
+        // A bucket idle until it is full again says nothing.
+        let idle = (terms.burst / terms.per_second).ceil() as i64 + 1;
+        if let Err(err) = open_store()?.purge_throttles(idle) {
             eprintln!("auth: purging idle throttle rows: {err:?}");
         }
     }
-    match admitted {
-        true => Ok(()),
-        false => Err(crate::errors::ApiError::TooManyRequests { retry_after: ((1.0 - tokens) / per_second).ceil().max(1.0) as u64 }),
+    Ok(Some(terms))
+}
+
+/// 429 `Too many requests` for a client whose bucket was empty.
+pub(crate) fn admitted(admission: Admission) -> Result<(), crate::errors::ApiError> {
+    match admission {
+        Admission::Admitted => Ok(()),
+        Admission::Refused { retry_after } => Err(crate::errors::ApiError::TooManyRequests { retry_after }),
+    }
+}
+
+/// Takes a token from the client's bucket before a costly POST does
+/// anything else, for the routes whose first statement does not take it
+/// itself (`Route::client_token_first`).
+pub(crate) fn admit_client(req: &crate::http_io::Request) -> Result<(), crate::errors::ApiError> {
+    match client_terms(req)? {
+        Some(terms) => admitted(open_store()?.take_client_token(&terms)?),
+        None => Ok(()),
     }
 }
 

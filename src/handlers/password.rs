@@ -23,7 +23,8 @@ pub fn post(req: &Request) -> ApiResult {
     let policy = super::policy()?;
     let hasher = policy.hasher()?;
     let store = super::open_store()?;
-    let LoginLookup { throttle, user, .. } = super::login::reserve_attempt(store.as_ref(), &claims.username, &policy)?;
+    let client = super::client_terms(req)?;
+    let LoginLookup { throttle, user, .. } = super::login::reserve_attempt(store.as_ref(), &claims.username, &policy, client.as_ref())?;
     // The token's user, found by its name: gone or renamed, the token is void.
     let user = user.map(|(user, _)| user).filter(|user| user.id == claims.user_id);
     let Some(user) = user else { return Err(super::session_ended()) };

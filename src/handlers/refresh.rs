@@ -26,7 +26,9 @@ pub fn post(req: &Request) -> ApiResult {
         grace_seconds: super::seconds(policy.refresh_reuse_grace_seconds),
     };
     let reuse_event_id = uuid::Uuid::new_v4().to_string();
-    match super::open_store()?.refresh(&claim.session_id, claim.generation, terms, &reuse_event_id, policy.token_signing_alg)? {
+    let client = super::client_terms(req)?;
+    let store = super::open_store()?;
+    match store.refresh(&claim.session_id, claim.generation, terms, &reuse_event_id, policy.token_signing_alg, client.as_ref())? {
         Refresh::Renewed { generation, user, signing_key } => {
             let signer = super::access_signer(&policy, &keys, signing_key.as_deref())?;
             super::token_pair(user, &claim.session_id, generation, &policy, &signer, &keys.refresh)
@@ -37,5 +39,6 @@ pub fn post(req: &Request) -> ApiResult {
             Err(invalid())
         }
         Refresh::Invalid => Err(invalid()),
+        Refresh::Throttled(admission) => super::admitted(admission).and(Err(invalid())),
     }
 }

@@ -10,6 +10,7 @@ mod postgres_sql;
 pub mod sqlite;
 mod sqlite_sql;
 
+use crate::client_throttle::{Admission, ClientTerms};
 use crate::config::StoreConfig;
 use crate::errors::Unavailable;
 use crate::signing_keys::SigningAlg;
@@ -155,6 +156,8 @@ pub struct Throttle {
 /// key that signs (see [`Store::find_login_user`]).
 #[derive(Debug, Clone, Default)]
 pub struct LoginLookup {
+    /// The client's bucket, asked first: refused, nothing else was done.
+    pub client: Admission,
     pub throttle: Throttle,
     pub user: Option<(User, Option<String>)>,
     /// Whether the account's e-mail address is verified.
@@ -173,6 +176,8 @@ pub enum Refresh {
     Reused,
     /// No such live session, or a token it never reached.
     Invalid,
+    /// The client's bucket was empty: nothing was looked at.
+    Throttled(Admission),
 }
 
 /// How refreshes treat a session.
@@ -294,7 +299,11 @@ pub trait Store {
     /// account it refers to (username, or e-mail in any case; a username
     /// match wins) with the key that signs for algorithm `signing_alg` as
     /// `"<kid> <sealed private half>"` (src/signing_keys.rs).
-    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms) -> Result<LoginLookup, Unavailable>;
+    /// With `client`, the client's bucket is asked first (see
+    /// [`Store::take_client_token`]), in the same statement where the
+    /// dialect can.
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms, client: Option<&ClientTerms>)
+        -> Result<LoginLookup, Unavailable>;
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable>;
     /// The user of an access token that names session `session_id`, and
     /// whether that session is live (not revoked, not past its end).
@@ -320,8 +329,17 @@ pub trait Store {
     /// is answered with the same successor. A replay of an older token
     /// revokes the session and queues `RefreshTokenReused` with id
     /// `reuse_event_id`. The key that signs for `signing_alg` comes along.
-    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str, signing_alg: SigningAlg)
-        -> Result<Refresh, Unavailable>;
+    /// With `client`, the client's bucket is asked first, in the same
+    /// statement where the dialect can.
+    fn refresh(
+        &self,
+        session_id: &str,
+        generation: u32,
+        terms: RefreshTerms,
+        reuse_event_id: &str,
+        signing_alg: SigningAlg,
+        client: Option<&ClientTerms>,
+    ) -> Result<Refresh, Unavailable>;
     /// Ends the bearer's sessions of `scope` and queues `event`.
     fn logout(&self, bearer: Bearer<'_>, scope: LogoutScope, event: &Event) -> Result<Ended, Unavailable>;
     /// Ends one live session of the bearer's user and queues `event`.
@@ -340,10 +358,9 @@ pub trait Store {
     /// and that token's event, unless the username or the
     /// (case-insensitive) e-mail is taken.
     fn register(&self, user: &NewUser<'_>, event: &Event, verification: &IssuedToken<'_>) -> Result<Registration, Unavailable>;
-    /// Takes a token from the bucket of client `client` (DESIGN.md §7),
-    /// which holds at most `burst` and regains `per_second` a second:
-    /// whether the request is admitted, and the tokens left.
-    fn take_client_token(&self, client: &str, burst: f64, per_second: f64) -> Result<(bool, f64), Unavailable>;
+    /// Takes a token from the client's bucket (DESIGN.md §7); an empty
+    /// bucket refuses and nothing is taken.
+    fn take_client_token(&self, client: &ClientTerms) -> Result<Admission, Unavailable>;
     /// Deletes client buckets idle `bucket_idle_seconds` (full again, so
     /// they say nothing) and login-throttle rows idle a day and not locked.
     fn purge_throttles(&self, bucket_idle_seconds: i64) -> Result<(), Unavailable>;

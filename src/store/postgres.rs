@@ -7,6 +7,7 @@ use super::{
     Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms,
     Registration, LoginLookup, Resend, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
+use crate::client_throttle::{Admission, ClientTerms};
 use crate::config::DatabaseUrl;
 use crate::errors::Unavailable;
 use crate::signing_keys::SigningAlg;
@@ -128,7 +129,8 @@ impl Store for PgStore {
         }
     }
 
-    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms) -> Result<LoginLookup, Unavailable> {
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms, client: Option<&ClientTerms>)
+        -> Result<LoginLookup, Unavailable> {
         let threshold = ParameterValue::Int32(i32::try_from(terms.threshold).unwrap_or(i32::MAX));
         let mut params = vec![
             text(login),
@@ -137,9 +139,13 @@ impl Store for PgStore {
             ParameterValue::Int64(terms.base_seconds),
             ParameterValue::Int64(terms.max_seconds),
         ];
+        params.extend(client_params(client));
         let statement = with_signing_key(&mut params, signing_alg, sql::FIND_LOGIN_USER, sql::FIND_LOGIN_USER_AND_KEY);
         let rows = self.with_schema("looking up a login", |c| c.query(statement, &params))?;
         let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
+        if let Some(refused @ Admission::Refused { .. }) = admission(row, 10, client) {
+            return Ok(LoginLookup { client: refused, ..LoginLookup::default() });
+        }
         let throttle = match (row.get(5), row.get(6), row.get(7)) {
             (Some(DbValue::Boolean(refused)), Some(DbValue::Int64(failures)), retry) => Throttle {
                 refused: *refused,
@@ -157,7 +163,7 @@ impl Store for PgStore {
         };
         let key = cell_text(row.get(4));
         let email_verified = matches!(row.get(9), Some(DbValue::Boolean(true)));
-        Ok(LoginLookup { throttle, user: first_user(&rows, true).map(|user| (user, key)), email_verified })
+        Ok(LoginLookup { client: Admission::Admitted, throttle, user: first_user(&rows, true).map(|user| (user, key)), email_verified })
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
@@ -217,7 +223,15 @@ impl Store for PgStore {
         Ok(rows == 1)
     }
 
-    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str, signing_alg: SigningAlg) -> Result<Refresh, Unavailable> {
+    fn refresh(
+        &self,
+        session_id: &str,
+        generation: u32,
+        terms: RefreshTerms,
+        reuse_event_id: &str,
+        signing_alg: SigningAlg,
+        client: Option<&ClientTerms>,
+    ) -> Result<Refresh, Unavailable> {
         let mut params = vec![
             text(session_id),
             ParameterValue::Int64(generation.into()),
@@ -225,9 +239,13 @@ impl Store for PgStore {
             ParameterValue::Int64(terms.grace_seconds),
             text(reuse_event_id),
         ];
+        params.extend(client_params(client));
         let statement = with_signing_key(&mut params, signing_alg, sql::REFRESH, sql::REFRESH_AND_KEY);
         let rows = self.with_schema("refreshing a session", |c| c.query(statement, &params))?;
         let Some(row) = rows.rows.first() else { return Ok(Refresh::Invalid) };
+        if let Some(refused @ Admission::Refused { .. }) = admission(row, 6, client) {
+            return Ok(Refresh::Throttled(refused));
+        }
         Ok(match (row.first(), row.get(1), user_at(row, 2)) {
             (Some(DbValue::Str(verdict)), Some(DbValue::Int64(newest)), Some(user)) if verdict == "renewed" => {
                 match u32::try_from(*newest) {
@@ -316,16 +334,11 @@ impl Store for PgStore {
         })
     }
 
-    fn take_client_token(&self, client: &str, burst: f64, per_second: f64) -> Result<(bool, f64), Unavailable> {
-        let params = [text(client), ParameterValue::Floating64(burst), ParameterValue::Floating64(per_second)];
+    fn take_client_token(&self, client: &ClientTerms) -> Result<Admission, Unavailable> {
+        let params = client_params(Some(client));
         let rows = self.with_schema("taking a client's token", |c| c.query(sql::TAKE_CLIENT_TOKEN, &params))?;
-        match rows.rows.first().map(|r| (r.first(), r.get(1))) {
-            Some((Some(DbValue::Boolean(admitted)), Some(DbValue::Floating64(tokens)))) => Ok((*admitted, *tokens)),
-            other => {
-                eprintln!("auth: a client bucket returned an unexpected row: {other:?}");
-                Err(Unavailable::DatabaseError)
-            }
-        }
+        let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
+        admission(row, 0, Some(client)).ok_or(Unavailable::DatabaseError)
     }
 
     fn purge_throttles(&self, bucket_idle_seconds: i64) -> Result<(), Unavailable> {
@@ -454,6 +467,30 @@ fn with_signing_key(params: &mut Vec<ParameterValue>, signing_alg: SigningAlg, p
     }
     params.push(text(signing_alg.as_str()));
     keyed
+}
+
+/// The parameters of the client's bucket: address, burst, rate (all null
+/// when the request is not throttled by client).
+fn client_params(client: Option<&ClientTerms>) -> [ParameterValue; 3] {
+    match client {
+        Some(c) => [text(&c.client), ParameterValue::Floating64(c.burst), ParameterValue::Floating64(c.per_second)],
+        None => [ParameterValue::DbNull, ParameterValue::DbNull, ParameterValue::DbNull],
+    }
+}
+
+/// What the bucket said, from the admitted flag at column `at` and the
+/// tokens left after it; `None` for a row that is neither.
+fn admission(row: &[DbValue], at: usize, client: Option<&ClientTerms>) -> Option<Admission> {
+    match (row.get(at), row.get(at + 1), client) {
+        (Some(DbValue::Boolean(true)), ..) => Some(Admission::Admitted),
+        (Some(DbValue::Boolean(false)), Some(DbValue::Floating64(tokens)), Some(c)) => {
+            Some(Admission::Refused { retry_after: c.retry_after(*tokens) })
+        }
+        other => {
+            eprintln!("auth: a client bucket returned an unexpected row: {:?}", (other.0, other.1));
+            None
+        }
+    }
 }
 
 /// The user in the first row, or `None` when the row is the join's nulls.

@@ -32,7 +32,39 @@ macro_rules! verifying_key {
         )
     };
 }
-/// A login attempt: first its reservation in `auth_login_throttle`
+/// Takes a token from client `$c`'s bucket (DESIGN.md §7; nothing when
+/// `$c` is null): it holds at most `$burst` and regains `$rate` a second;
+/// a request finding less than one is refused and takes nothing. Returns
+/// admitted and the tokens left.
+macro_rules! take_client_token {
+    ($c:literal, $burst:literal, $rate:literal) => {
+        concat!(
+            "INSERT INTO auth_client_bucket AS b (client, tokens, admitted, updated_at)
+        SELECT ", $c, "::varchar, ", $burst, "::float8 - 1, true, now() WHERE ", $c, "::varchar IS NOT NULL
+        ON CONFLICT (client) DO UPDATE SET
+            admitted = ", take_client_token!(@level $burst, $rate), " >= 1,
+            tokens = ", take_client_token!(@level $burst, $rate), " - CASE WHEN ", take_client_token!(@level $burst, $rate), " >= 1 THEN 1 ELSE 0 END,
+            updated_at = now()
+        RETURNING admitted, tokens"
+        )
+    };
+    (@level $burst:literal, $rate:literal) => {
+        concat!("LEAST(", $burst, "::float8, b.tokens + EXTRACT(EPOCH FROM now() - b.updated_at)::float8 * ", $rate, "::float8)")
+    };
+}
+/// [`take_client_token!`] on its own, for the costly POSTs whose first
+/// statement does not take it (client `$1`, burst `$2`, rate `$3`).
+pub const TAKE_CLIENT_TOKEN: &str = take_client_token!("$1", "$2", "$3");
+/// Whether the bucket of the statement's `bucket` CTE admitted the request
+/// (true when there was none).
+macro_rules! admitted {
+    () => {
+        "COALESCE((SELECT admitted FROM bucket), true)"
+    };
+}
+/// A login attempt: first the client's token (client `$6`, burst `$7`,
+/// rate `$8`; refused, nothing else happens), then its reservation in
+/// `auth_login_throttle`
 /// (DESIGN.md §7) for the folded login name `$2`, counted as a failure
 /// before any hashing and atomically (the row is locked by the upsert);
 /// while the name is locked nothing changes but `refused`. The failure
@@ -42,13 +74,20 @@ macro_rules! verifying_key {
 /// folded by Rust as the service folds the e-mails it stores, so
 /// non-ASCII capitals match whatever the database's collation. Columns:
 /// the user, the signing key (or null), then refused, failures, seconds
-/// left of the lock, its end, and whether the user's e-mail is verified.
+/// left of the lock, its end, whether the user's e-mail is verified, and
+/// whether the client was admitted with the tokens its bucket has left.
 macro_rules! find_login_user {
     ($key:expr) => {
         concat!(
-            r#"WITH reserved AS (
+            "WITH bucket AS (",
+            take_client_token!("$6", "$7", "$8"),
+            r#"),
+    reserved AS (
         INSERT INTO auth_login_throttle AS t (login, failures, locked_until)
-        VALUES ($2, 1, CASE WHEN 1 >= $3::int4 THEN now() + LEAST($4::int8, $5::int8) * interval '1 second' END)
+        SELECT $2, 1, CASE WHEN 1 >= $3::int4 THEN now() + LEAST($4::int8, $5::int8) * interval '1 second' END
+        WHERE "#,
+            admitted!(),
+            r#"
         ON CONFLICT (login) DO UPDATE SET
             refused = COALESCE(t.locked_until > now(), false),
             failures = CASE WHEN t.locked_until > now() THEN t.failures ELSE t.failures + 1 END,
@@ -64,9 +103,12 @@ macro_rules! find_login_user {
         r.refused, r.failures::int8,
         CASE WHEN r.locked_until > now() THEN CEIL(EXTRACT(EPOCH FROM r.locked_until - now()))::int8 END,
         to_char(r.locked_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-        u.email_verified_at IS NOT NULL
-    FROM reserved r
-    LEFT JOIN "user" u ON u.username = $1 OR lower(u.email) = lower($1) OR u.email = $2
+        u.email_verified_at IS NOT NULL, "#,
+            admitted!(),
+            r#", (SELECT tokens FROM bucket)
+    FROM (SELECT 1) AS one
+    LEFT JOIN reserved r ON true
+    LEFT JOIN "user" u ON r.failures IS NOT NULL AND (u.username = $1 OR lower(u.email) = lower($1) OR u.email = $2)
     ORDER BY (u.username = $1) DESC NULLS LAST
     LIMIT 1"#
         )
@@ -75,8 +117,8 @@ macro_rules! find_login_user {
 /// For HS256, whose key is `secret_key`: the key's subquery would cost
 /// PostgreSQL about 80 µs of planning per login (pgbench -M extended).
 pub const FIND_LOGIN_USER: &str = find_login_user!("NULL::text");
-/// For a stored key pair: the key that signs for algorithm `$6` comes along.
-pub const FIND_LOGIN_USER_AND_KEY: &str = find_login_user!(signing_key!("$6"));
+/// For a stored key pair: the key that signs for algorithm `$9` comes along.
+pub const FIND_LOGIN_USER_AND_KEY: &str = find_login_user!(signing_key!("$9"));
 pub const FIND_USER: &str = r#"SELECT u.id, u.username, u.email
     FROM (SELECT 1) AS one
     LEFT JOIN "user" u ON u.id = $1"#;
@@ -139,20 +181,28 @@ pub const LOGIN_SUCCEEDED: &str = r#"WITH updated AS (
     refunded AS (
         DELETE FROM auth_login_throttle WHERE login = $11::varchar AND EXISTS (SELECT 1 FROM updated))
     INSERT INTO auth_outbox (id, event, payload) SELECT $3::varchar, $4::varchar, $5::jsonb FROM updated"#;
-/// A refresh with the token of generation `$2` of session `$1`. The session
-/// row is locked first, so that of two refreshes racing with one token the
+/// A refresh with the token of generation `$2` of session `$1`, after the
+/// client's token (client `$6`, burst `$7`, rate `$8`; refused, the
+/// session is left alone). The session row is locked first, so that of two refreshes racing with one token the
 /// second sees the first's rotation: within `$4` seconds of it, it gets the
 /// same successor (`renewed`); an older token revokes the session and
 /// queues `RefreshTokenReused` (id `$5`, built here because only the row
 /// knows the user). A rotation moves the idle end `$3` seconds ahead, never
 /// past the absolute end. Always one row: the verdict, the session's newest
-/// generation, its user and the key that signs for algorithm `$6`.
+/// generation, its user, the key that signs for algorithm `$9`, and whether
+/// the client was admitted with the tokens its bucket has left.
 macro_rules! refresh {
     ($key:expr) => {
         concat!(
-    r#"WITH s AS (
+    "WITH bucket AS (",
+    take_client_token!("$6", "$7", "$8"),
+    r#"),
+    s AS (
         SELECT id, user_id, refresh_generation,
             CASE
+                WHEN NOT "#,
+    admitted!(),
+    r#" THEN 'throttled'
                 WHEN revoked_at IS NOT NULL OR now() >= expires_at OR now() >= idle_expires_at THEN 'invalid'
                 WHEN refresh_generation = $2::int8 THEN 'rotate'
                 WHEN refresh_generation = $2::int8 + 1 AND now() < rotated_at + $4::int8 * interval '1 second' THEN 'renewed'
@@ -178,7 +228,9 @@ macro_rules! refresh {
     SELECT CASE s.verdict WHEN 'rotate' THEN 'renewed' ELSE s.verdict END,
         COALESCE((SELECT refresh_generation FROM rotated), s.refresh_generation)::int8, u.id, u.username, u.email, "#,
     $key,
-    r#"
+    ", ",
+    admitted!(),
+    r#", (SELECT tokens FROM bucket)
     FROM (SELECT 1) AS one
     LEFT JOIN s ON true
     LEFT JOIN "user" u ON u.id = s.user_id"#
@@ -187,8 +239,8 @@ macro_rules! refresh {
 }
 /// For HS256 (see [`FIND_LOGIN_USER`]).
 pub const REFRESH: &str = refresh!("NULL::text");
-/// For a stored key pair: the key that signs for algorithm `$6` comes along.
-pub const REFRESH_AND_KEY: &str = refresh!(signing_key!("$6"));
+/// For a stored key pair: the key that signs for algorithm `$9` comes along.
+pub const REFRESH_AND_KEY: &str = refresh!(signing_key!("$9"));
 /// Whether the bearer (user `$1`, session `$2`, null for a token without
 /// one) may act: its session is live.
 macro_rules! live_bearer {
@@ -364,28 +416,6 @@ pub const RESEND_VERIFICATION: &str = concat!(
         SELECT $5::varchar, $6::varchar, jsonb_set($7::jsonb, '{data,email}', to_jsonb(email)) FROM target)
     SELECT (SELECT live FROM bearer), EXISTS (SELECT 1 FROM target),
         EXISTS (SELECT 1 FROM "user" WHERE id = $1 AND email_verified_at IS NOT NULL)"#
-);
-/// Takes a token from client `$1`'s bucket (DESIGN.md §7): it holds at
-/// most `$2` and regains `$3` a second; a request finding less than one is
-/// refused and takes nothing. One row: admitted, and the tokens left.
-macro_rules! bucket_level {
-    () => {
-        "LEAST($2::float8, b.tokens + EXTRACT(EPOCH FROM now() - b.updated_at)::float8 * $3::float8)"
-    };
-}
-pub const TAKE_CLIENT_TOKEN: &str = concat!(
-    "INSERT INTO auth_client_bucket AS b (client, tokens, admitted, updated_at) VALUES ($1, $2::float8 - 1, true, now())
-    ON CONFLICT (client) DO UPDATE SET
-        admitted = ",
-    bucket_level!(),
-    " >= 1,
-        tokens = ",
-    bucket_level!(),
-    " - CASE WHEN ",
-    bucket_level!(),
-    " >= 1 THEN 1 ELSE 0 END,
-        updated_at = now()
-    RETURNING admitted, tokens"
 );
 /// Buckets idle `$1` seconds (full again) and login-throttle rows idle a
 /// day and not locked go.

@@ -21,6 +21,7 @@ use super::{
     Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms,
     Registration, LoginLookup, Resend, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
+use crate::client_throttle::{Admission, ClientTerms};
 use crate::errors::Unavailable;
 use crate::signing_keys::SigningAlg;
 use crate::events::Event;
@@ -264,7 +265,14 @@ impl Store for SqliteStore {
         }
     }
 
-    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms) -> Result<LoginLookup, Unavailable> {
+    /// The client's bucket is its own statement here: SQLite runs one
+    /// change per statement outside a trigger, and this lookup is already
+    /// one (an upsert whose `RETURNING` reads the account).
+    fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms, client: Option<&ClientTerms>)
+        -> Result<LoginLookup, Unavailable> {
+        if let Some(refused @ Admission::Refused { .. }) = client.map(|c| self.take_client_token(c)).transpose()? {
+            return Ok(LoginLookup { client: refused, ..LoginLookup::default() });
+        }
         let params = [
             text(login),
             text(&crate::accounts::fold_case(login)),
@@ -297,7 +305,7 @@ impl Store for SqliteStore {
             Some((User { id: id?, username: username?, email: email?, password }, key, verified.is_some()))
         });
         let email_verified = user.as_ref().is_some_and(|(.., verified)| *verified);
-        Ok(LoginLookup { throttle, user: user.map(|(user, key, _)| (user, key)), email_verified })
+        Ok(LoginLookup { client: Admission::Admitted, throttle, user: user.map(|(user, key, _)| (user, key)), email_verified })
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, Unavailable> {
@@ -358,7 +366,19 @@ impl Store for SqliteStore {
         self.queued("recording a login", sql::LOGIN_SUCCEEDED, &params, event)
     }
 
-    fn refresh(&self, session_id: &str, generation: u32, terms: RefreshTerms, reuse_event_id: &str, signing_alg: SigningAlg) -> Result<Refresh, Unavailable> {
+    /// The client's bucket is its own statement, as for a login.
+    fn refresh(
+        &self,
+        session_id: &str,
+        generation: u32,
+        terms: RefreshTerms,
+        reuse_event_id: &str,
+        signing_alg: SigningAlg,
+        client: Option<&ClientTerms>,
+    ) -> Result<Refresh, Unavailable> {
+        if let Some(refused @ Admission::Refused { .. }) = client.map(|c| self.take_client_token(c)).transpose()? {
+            return Ok(Refresh::Throttled(refused));
+        }
         let params = [
             text(session_id),
             Value::Integer(generation.into()),
@@ -436,12 +456,13 @@ impl Store for SqliteStore {
         })
     }
 
-    fn take_client_token(&self, client: &str, burst: f64, per_second: f64) -> Result<(bool, f64), Unavailable> {
-        let params = [text(client), Value::Real(burst), Value::Real(per_second)];
+    fn take_client_token(&self, client: &ClientTerms) -> Result<Admission, Unavailable> {
+        let params = [text(&client.client), Value::Real(client.burst), Value::Real(client.per_second)];
         let result = self.with_schema("taking a client's token", || self.exec(sql::TAKE_CLIENT_TOKEN, &params))?;
         match first_row(&result) {
-            Some([Value::Integer(admitted), Value::Real(tokens)]) => Ok((*admitted != 0, *tokens)),
-            Some([Value::Integer(admitted), Value::Integer(tokens)]) => Ok((*admitted != 0, *tokens as f64)),
+            Some([Value::Integer(admitted), _]) if *admitted != 0 => Ok(Admission::Admitted),
+            Some([Value::Integer(_), Value::Real(tokens)]) => Ok(Admission::Refused { retry_after: client.retry_after(*tokens) }),
+            Some([Value::Integer(_), Value::Integer(tokens)]) => Ok(Admission::Refused { retry_after: client.retry_after(*tokens as f64) }),
             other => {
                 eprintln!("auth: a client bucket returned an unexpected row: {other:?}");
                 Err(Unavailable::DatabaseError)

@@ -8,13 +8,15 @@ use serde_json::json;
 use std::time::Duration;
 
 /// A costly POST that hashes nothing, so that the test's pace is its own:
-/// a login without fields (400, after the client's bucket was asked).
+/// a registration without fields (400, after the client's bucket was
+/// asked; a login's body is read first, and one that cannot be read costs
+/// nothing and is not counted).
 async fn attempt(app: &TestApp, client: &str, forwarded: Option<&str>) -> anyhow::Result<Reply> {
     let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json")];
     if let Some(chain) = forwarded {
         headers.push(("x-forwarded-for", chain.as_bytes()));
     }
-    app.raw_from(client, "POST", "/login", &headers, b"{}").await
+    app.raw_from(client, "POST", "/register", &headers, b"{}").await
 }
 
 const ADMITTED: u16 = 400;
@@ -30,15 +32,24 @@ on_both_stores! {
 async fn each_client_has_its_own_bucket_and_it_refills(store) {
     // 3 at once, then one every 3 s.
     let app = store.app_with(&[("policy", "client_burst=3 client_refill_per_minute=20")])?;
+    let account = json!({"username": "someone", "email": "someone@example.com", "password": "someone-password"});
+    assert_eq!(app.post_json_from("198.51.100.9:1000", "/register", &account).await?.status, 201);
+    let login = json!({"username": "someone", "password": "someone-password"});
+    let pair = app.post_json_from("198.51.100.9:1000", "/login", &login).await?.json();
     for _ in 0..3 {
         assert_eq!(attempt(&app, "198.51.100.1:1000", None).await?.status, ADMITTED);
     }
     assert_refused(&attempt(&app, "198.51.100.1:1001", None).await?, 3);
-    // Every costly POST draws on the same bucket, whatever its body.
-    let register = app.raw_from("198.51.100.1:1002", "POST", "/register", &[], b"").await?;
-    assert_refused(&register, 3);
-    let refresh = app.raw_from("198.51.100.1:1003", "POST", "/token/refresh", &[], b"").await?;
+    // Every costly POST draws on the same bucket.
+    let login = app.post_json_from("198.51.100.1:1002", "/login", &login).await?;
+    assert_refused(&login, 3);
+    let refresh = app.post_json_from("198.51.100.1:1003", "/token/refresh", &json!({"refresh_token": pair["refresh_token"]})).await?;
     assert_refused(&refresh, 3);
+    let forgot = app.post_json_from("198.51.100.1:1003", "/password/forgot", &json!({"email": "someone@example.com"})).await?;
+    assert_refused(&forgot, 3);
+    // The refused refresh left the session alone: its token still rotates.
+    let renewed = app.post_json_from("198.51.100.9:1000", "/token/refresh", &json!({"refresh_token": pair["refresh_token"]})).await?;
+    assert_eq!(renewed.status, 200, "{}", renewed.text());
     // Another address has its own bucket; GETs are not counted.
     assert_eq!(attempt(&app, "198.51.100.2:1000", None).await?.status, ADMITTED);
     assert_eq!(app.get("/.well-known/jwks.json").await?.status, 200);
