@@ -361,6 +361,20 @@ mod tests {
         assert_eq!(policy.hasher().unwrap().iterations(), 650_000);
     }
 
+    /// Every field is documented where users look: the README's table
+    /// (with its default), spin.toml's comment and `.env.example`.
+    #[test]
+    fn every_field_is_documented() {
+        let readme = include_str!("../README.md");
+        let manifest = include_str!("../spin.toml");
+        let example = include_str!("../.env.example");
+        for field in FIELDS {
+            assert!(readme.contains(&format!("| `{field}` | ")), "README's policy table lacks {field}");
+            assert!(manifest.contains(&format!("{field} (")), "spin.toml's comment lacks {field}");
+            assert!(example.contains(&format!("{field}=")), ".env.example lacks {field}");
+        }
+    }
+
     #[test]
     fn a_bad_field_is_named() {
         let cases = [
