@@ -5,7 +5,7 @@ use crate::config::{self, SpinVariables};
 use crate::errors::{ApiError, ApiResult};
 use crate::http_io::Request;
 use crate::json_body::{json_object, string_field};
-use crate::store::{Refresh, RefreshTerms};
+use crate::store::{Refresh, RefreshAttempt, RefreshTerms};
 
 /// Longer than any token this service mints; anything longer is a 400.
 const MAX_TOKEN_CHARS: usize = 512;
@@ -28,7 +28,14 @@ pub fn post(req: &Request) -> ApiResult {
     let reuse_event_id = uuid::Uuid::new_v4().to_string();
     let client = super::client_terms(req)?;
     let store = super::open_store()?;
-    match store.refresh(&claim.session_id, claim.generation, terms, &reuse_event_id, policy.token_signing_alg, client.as_ref())? {
+    let attempt = RefreshAttempt {
+        session_id: &claim.session_id,
+        generation: claim.generation,
+        reuse_event_id: &reuse_event_id,
+        signing_alg: policy.token_signing_alg,
+        client: client.as_ref(),
+    };
+    match store.refresh(&attempt, terms)? {
         Refresh::Renewed { generation, user, signing_key } => {
             let signer = super::access_signer(&policy, &keys, signing_key.as_deref())?;
             super::token_pair(user, &claim.session_id, generation, &policy, &signer, &keys.refresh)

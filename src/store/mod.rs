@@ -180,6 +180,18 @@ pub enum Refresh {
     Throttled(Admission),
 }
 
+/// A refresh token presented: its session and generation, the id the
+/// `RefreshTokenReused` event gets if it turns out replayed, the algorithm
+/// whose signing key comes along, and the client's bucket to ask first.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshAttempt<'a> {
+    pub session_id: &'a str,
+    pub generation: u32,
+    pub reuse_event_id: &'a str,
+    pub signing_alg: SigningAlg,
+    pub client: Option<&'a ClientTerms>,
+}
+
 /// How refreshes treat a session.
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshTerms {
@@ -331,15 +343,7 @@ pub trait Store {
     /// `reuse_event_id`. The key that signs for `signing_alg` comes along.
     /// With `client`, the client's bucket is asked first, in the same
     /// statement where the dialect can.
-    fn refresh(
-        &self,
-        session_id: &str,
-        generation: u32,
-        terms: RefreshTerms,
-        reuse_event_id: &str,
-        signing_alg: SigningAlg,
-        client: Option<&ClientTerms>,
-    ) -> Result<Refresh, Unavailable>;
+    fn refresh(&self, attempt: &RefreshAttempt<'_>, terms: RefreshTerms) -> Result<Refresh, Unavailable>;
     /// Ends the bearer's sessions of `scope` and queues `event`.
     fn logout(&self, bearer: Bearer<'_>, scope: LogoutScope, event: &Event) -> Result<Ended, Unavailable>;
     /// Ends one live session of the bearer's user and queues `event`.

@@ -4,7 +4,7 @@
 
 use super::postgres_sql as sql;
 use super::{
-    Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms,
+    Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshAttempt, RefreshTerms,
     Registration, LoginLookup, Resend, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
 use crate::client_throttle::{Admission, ClientTerms};
@@ -223,15 +223,8 @@ impl Store for PgStore {
         Ok(rows == 1)
     }
 
-    fn refresh(
-        &self,
-        session_id: &str,
-        generation: u32,
-        terms: RefreshTerms,
-        reuse_event_id: &str,
-        signing_alg: SigningAlg,
-        client: Option<&ClientTerms>,
-    ) -> Result<Refresh, Unavailable> {
+    fn refresh(&self, attempt: &RefreshAttempt<'_>, terms: RefreshTerms) -> Result<Refresh, Unavailable> {
+        let RefreshAttempt { session_id, generation, reuse_event_id, signing_alg, client } = *attempt;
         let mut params = vec![
             text(session_id),
             ParameterValue::Int64(generation.into()),

@@ -337,23 +337,39 @@ pub const REGISTER: &str = r#"WITH inserted AS (
     SELECT (SELECT count(*) FROM inserted)::int4 AS created,
         EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS username_taken"#;
 pub const INSERT_EVENT: &str = "INSERT INTO auth_outbox (id, event, payload) VALUES ($1, $2, $3)";
+/// For the account in a `target` CTE (id, email), if any: its tokens of
+/// `$purpose` deleted, token hash `$hash` stored ending `$end` (ISO-8601
+/// text), and the event (`$id`, `$name`, `$body`) queued with the account's
+/// id and stored address filled in.
+macro_rules! issue_token {
+    ($purpose:literal, $hash:literal, $end:literal, $id:literal, $name:literal, $body:literal) => {
+        concat!(
+            "
+    cleared AS (
+        DELETE FROM auth_user_token WHERE purpose = '", $purpose, "' AND user_id IN (SELECT id FROM target)),
+    issued AS (
+        INSERT INTO auth_user_token (token_hash, purpose, user_id, email, expires_at)
+        SELECT ", $hash, "::varchar, '", $purpose, "', id, email, ", $end, "::text::timestamptz FROM target),
+    queued AS (
+        INSERT INTO auth_outbox (id, event, payload)
+        SELECT ", $id, "::varchar, ", $name, "::varchar,
+            jsonb_set(jsonb_set(", $body, "::jsonb, '{data,user_id}', to_jsonb(id)), '{data,email}', to_jsonb(email))
+        FROM target)"
+        )
+    };
+}
 /// A password-reset request for address `$1`: the account whose e-mail it
 /// is (any case, an exact match first) gets token hash `$2`, ending `$3`,
 /// in place of its earlier ones, and the event (`$4`-`$6`) with its id and
 /// stored address filled in. An unknown address changes nothing, in the
 /// same statement. One row: whether there was an account.
-pub const REQUEST_PASSWORD_RESET: &str = r#"WITH target AS (
-        SELECT id, email FROM "user" WHERE lower(email) = lower($1) ORDER BY email = $1 DESC LIMIT 1),
-    cleared AS (
-        DELETE FROM auth_user_token WHERE purpose = 'password_reset' AND user_id IN (SELECT id FROM target)),
-    issued AS (
-        INSERT INTO auth_user_token (token_hash, purpose, user_id, email, expires_at)
-        SELECT $2::varchar, 'password_reset', id, email, $3::text::timestamptz FROM target),
-    queued AS (
-        INSERT INTO auth_outbox (id, event, payload)
-        SELECT $4::varchar, $5::varchar, jsonb_set(jsonb_set($6::jsonb, '{data,user_id}', to_jsonb(id)), '{data,email}', to_jsonb(email))
-        FROM target)
-    SELECT EXISTS (SELECT 1 FROM target)"#;
+pub const REQUEST_PASSWORD_RESET: &str = concat!(
+    r#"WITH target AS (
+        SELECT id, email FROM "user" WHERE lower(email) = lower($1) ORDER BY email = $1 DESC LIMIT 1),"#,
+    issue_token!("password_reset", "$2", "$3", "$4", "$5", "$6"),
+    "
+    SELECT EXISTS (SELECT 1 FROM target)"
+);
 /// A reset with the token of hash `$1`, while it lives: deleted with the
 /// user's other reset tokens (two resets racing with one token: the second
 /// finds it gone), the new hash `$2` (receiving the token proves the
@@ -405,15 +421,9 @@ pub const RESEND_VERIFICATION: &str = concat!(
     live_bearer!(),
     r#" AS live),
     target AS (
-        SELECT id, email FROM "user" WHERE id = $1 AND email_verified_at IS NULL AND (SELECT live FROM bearer)),
-    cleared AS (
-        DELETE FROM auth_user_token WHERE purpose = 'email_verify' AND user_id IN (SELECT id FROM target)),
-    issued AS (
-        INSERT INTO auth_user_token (token_hash, purpose, user_id, email, expires_at)
-        SELECT $3::varchar, 'email_verify', id, email, $4::text::timestamptz FROM target),
-    queued AS (
-        INSERT INTO auth_outbox (id, event, payload)
-        SELECT $5::varchar, $6::varchar, jsonb_set($7::jsonb, '{data,email}', to_jsonb(email)) FROM target)
+        SELECT id, email FROM "user" WHERE id = $1 AND email_verified_at IS NULL AND (SELECT live FROM bearer)),"#,
+    issue_token!("email_verify", "$3", "$4", "$5", "$6", "$7"),
+    r#"
     SELECT (SELECT live FROM bearer), EXISTS (SELECT 1 FROM target),
         EXISTS (SELECT 1 FROM "user" WHERE id = $1 AND email_verified_at IS NOT NULL)"#
 );

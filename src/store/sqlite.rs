@@ -18,7 +18,7 @@
 
 use super::sqlite_sql as sql;
 use super::{
-    Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshTerms,
+    Backlog, BatchOutcome, Bearer, Ended, IssuedToken, LogoutScope, NewSession, NewUser, PendingEvent, Refresh, RefreshAttempt, RefreshTerms,
     Registration, LoginLookup, Resend, SessionInfo, SessionLookup, Store, Throttle, ThrottleTerms, User,
 };
 use crate::client_throttle::{Admission, ClientTerms};
@@ -367,15 +367,8 @@ impl Store for SqliteStore {
     }
 
     /// The client's bucket is its own statement, as for a login.
-    fn refresh(
-        &self,
-        session_id: &str,
-        generation: u32,
-        terms: RefreshTerms,
-        reuse_event_id: &str,
-        signing_alg: SigningAlg,
-        client: Option<&ClientTerms>,
-    ) -> Result<Refresh, Unavailable> {
+    fn refresh(&self, attempt: &RefreshAttempt<'_>, terms: RefreshTerms) -> Result<Refresh, Unavailable> {
+        let RefreshAttempt { session_id, generation, reuse_event_id, signing_alg, client } = *attempt;
         if let Some(refused @ Admission::Refused { .. }) = client.map(|c| self.take_client_token(c)).transpose()? {
             return Ok(Refresh::Throttled(refused));
         }
