@@ -469,9 +469,13 @@ pub const CLAIM_PENDING: &str = "WITH pending AS (
     FROM stop LEFT JOIN pending o ON stop.seq IS NULL OR o.seq < stop.seq
     ORDER BY o.seq";
 /// Marks a claimed batch: confirmed rows published, the rest keep their
-/// place with the error that held them back.
+/// place with the error that held them back. A published event that
+/// carried a reset or verification token (`data.token`) keeps it no
+/// longer: the store holds tokens only as hashes once they are on their way.
 pub const MARK_BATCH: &str = "UPDATE auth_outbox SET attempts = attempts + 1,
         published_at = CASE WHEN seq = ANY($1::int8[]) THEN now() ELSE published_at END,
+        payload = CASE WHEN seq = ANY($1::int8[]) AND payload #> '{data,token}' IS NOT NULL
+            THEN jsonb_set(payload, '{data,token}', 'null') ELSE payload END,
         last_error = CASE WHEN seq = ANY($1::int8[]) THEN last_error ELSE $3::text END
     WHERE seq = ANY($2::int8[])";
 

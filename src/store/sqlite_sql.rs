@@ -316,11 +316,15 @@ pub const CLAIM_PENDING: &str = "SELECT seq, id, event, payload, CAST(strftime('
     FROM auth_outbox WHERE published_at IS NULL ORDER BY seq LIMIT ?1";
 /// Marks a batch (sequence numbers as JSON arrays): confirmed rows
 /// published, the rest keep their place with the error that held them back.
+/// A published event that carried a reset or verification token keeps it
+/// no longer (as on PostgreSQL).
 pub const MARK_BATCH: &str = concat!(
     "UPDATE auth_outbox SET attempts = attempts + 1,
         published_at = CASE WHEN seq IN (SELECT value FROM json_each(?1)) THEN ",
     now_iso!(),
     " ELSE published_at END,
+        payload = CASE WHEN seq IN (SELECT value FROM json_each(?1)) AND json_extract(payload, '$.data.token') IS NOT NULL
+            THEN json_set(payload, '$.data.token', NULL) ELSE payload END,
         last_error = CASE WHEN seq IN (SELECT value FROM json_each(?1)) THEN last_error ELSE ?3 END
     WHERE seq IN (SELECT value FROM json_each(?2))"
 );

@@ -21,9 +21,15 @@ function init(args)
   end
 end
 
+-- Each request comes from one of 250 client addresses per thread, named in
+-- X-Forwarded-For (the bench trusts 127.0.0.1 as a proxy): many clients,
+-- each with its own bucket, as a service sees them.
+local sent = 0
 function request()
   local token = table.remove(tokens, 1)
-  return wrk.format(nil, nil, nil, '{"refresh_token":"' .. token .. '"}')
+  sent = sent + 1
+  local headers = { ["Content-Type"] = "application/json", ["X-Forwarded-For"] = "10." .. id .. ".0." .. (sent % 250 + 1) }
+  return wrk.format(nil, nil, headers, '{"refresh_token":"' .. token .. '"}')
 end
 
 function response(status, headers, body)

@@ -71,6 +71,21 @@ async fn a_reset_driven_by_the_event_a_consumer_read(store) {
     let names: Vec<&str> = later.iter().map(|m| m.body["event"].as_str().unwrap_or("")).collect();
     assert_eq!(names, ["PasswordReset", "UserLoginFailed", "UserLoggedIn"]);
     assert_eq!(later[0].body["data"], json!({"user_id": user_id}));
+    // Once published, the outbox keeps no token: only the hash is stored.
+    let carried_tokens = || async {
+        let events = store.outbox().await?;
+        anyhow::Ok(events.iter().filter(|(_, body)| !body["data"]["token"].is_null()).count())
+    };
+    let mut left = carried_tokens().await?;
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = carried_tokens().await?;
+    }
+    assert_eq!(left, 0, "published events still carry their tokens");
+    assert_eq!(queued(store, "PasswordResetRequested").await?.len(), 1);
     Ok(())
 }
 
