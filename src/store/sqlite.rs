@@ -265,14 +265,11 @@ impl Store for SqliteStore {
         }
     }
 
-    /// The client's bucket is its own statement here: SQLite runs one
-    /// change per statement outside a trigger, and this lookup is already
-    /// one (an upsert whose `RETURNING` reads the account).
+    /// One statement, the client's token included (a trigger takes it,
+    /// see [`sql::FIND_LOGIN_USER`]); only a refused client costs a second,
+    /// which reads how long it must wait.
     fn find_login_user(&self, login: &str, signing_alg: SigningAlg, terms: ThrottleTerms, client: Option<&ClientTerms>)
         -> Result<LoginLookup, Unavailable> {
-        if let Some(refused @ Admission::Refused { .. }) = client.map(|c| self.take_client_token(c)).transpose()? {
-            return Ok(LoginLookup { client: refused, ..LoginLookup::default() });
-        }
         let params = [
             text(login),
             text(&crate::accounts::fold_case(login)),
@@ -280,8 +277,20 @@ impl Store for SqliteStore {
             Value::Integer(terms.base_seconds),
             Value::Integer(terms.max_seconds),
             text(signing_alg.as_str()),
+            client.map_or(Value::Null, |c| text(&c.client)),
+            client.map_or(Value::Null, |c| Value::Real(c.burst)),
+            client.map_or(Value::Null, |c| Value::Real(c.per_second)),
         ];
-        let result = self.with_schema("looking up a login", || self.exec(sql::FIND_LOGIN_USER, &params))?;
+        let what = "looking up a login";
+        let result = self.with_schema(what, || self.exec(sql::FIND_LOGIN_USER, &params))?;
+        if let (None, Some(client)) = (first_row(&result), client) {
+            let left = self.retrying(|| self.exec(sql::CLIENT_TOKENS, &[text(&client.client)])).map_err(|e| classify(what, &e))?;
+            let tokens = match first_row(&left) {
+                Some([Value::Real(tokens)]) => *tokens,
+                _ => 0.0,
+            };
+            return Ok(LoginLookup { client: Admission::Refused { retry_after: client.retry_after(tokens) }, ..LoginLookup::default() });
+        }
         let Some([Value::Integer(refused), Value::Integer(failures), locked_until, retry, account]) = first_row(&result) else {
             eprintln!("auth: a login reservation returned an unexpected row: {:?}", first_row(&result));
             return Err(Unavailable::DatabaseError);

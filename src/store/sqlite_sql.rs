@@ -58,12 +58,19 @@ macro_rules! verifying_key {
 /// username match wins. SQLite's `lower()` folds only ASCII, so the login
 /// comes folded by Rust as `?2` (the service stores e-mails folded the
 /// same way).
+///
+/// The client's token comes first, in the same statement: the attempt
+/// carries the client `?7` and its bucket's terms (`?8` at most, `?9` a
+/// second back) into the row, and migration 8's `BEFORE INSERT` trigger
+/// takes the token, or abandons the row when the bucket is empty: then the
+/// statement returns no row, and nothing else has changed.
 pub const FIND_LOGIN_USER: &str = concat!(
-    "INSERT INTO auth_login_throttle (login, failures, locked_until, refused, updated_at)
+    "INSERT INTO auth_login_throttle (login, failures, locked_until, refused, updated_at, client, client_burst, client_rate)
     VALUES (?2, 1, CASE WHEN 1 >= ?3 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+' || min(?4, ?5) || ' seconds') END, 0, ",
     now_iso!(),
-    ")
+    ", ?7, ?8, ?9)
     ON CONFLICT (login) DO UPDATE SET
+        client = excluded.client, client_burst = excluded.client_burst, client_rate = excluded.client_rate,
         refused = coalesce(locked_until > ",
     now_iso!(),
     ", 0),
@@ -277,6 +284,8 @@ pub const TAKE_CLIENT_TOKEN: &str = concat!(
     "
     RETURNING admitted, tokens"
 );
+/// The tokens left in client `?1`'s bucket, after a refusal.
+pub const CLIENT_TOKENS: &str = "SELECT tokens FROM auth_client_bucket WHERE client = ?1";
 /// Buckets idle `?1` seconds (full again) go.
 pub const PURGE_CLIENT_BUCKETS: &str = concat!("DELETE FROM auth_client_bucket WHERE updated_at < ", now_seconds!(), " - ?1");
 /// Login-throttle rows idle a day and not locked go.

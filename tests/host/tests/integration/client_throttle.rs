@@ -41,8 +41,10 @@ async fn each_client_has_its_own_bucket_and_it_refills(store) {
     }
     assert_refused(&attempt(&app, "198.51.100.1:1001", None).await?, 3);
     // Every costly POST draws on the same bucket.
-    let login = app.post_json_from("198.51.100.1:1002", "/login", &login).await?;
-    assert_refused(&login, 3);
+    let refused_login = app.post_json_from("198.51.100.1:1002", "/login", &login).await?;
+    assert_refused(&refused_login, 3);
+    let counted = store.count("SELECT count(*) FROM auth_login_throttle WHERE login = 'someone'").await?;
+    assert_eq!(counted, 0, "a refused client's attempt counts nothing against the name");
     let refresh = app.post_json_from("198.51.100.1:1003", "/token/refresh", &json!({"refresh_token": pair["refresh_token"]})).await?;
     assert_refused(&refresh, 3);
     let forgot = app.post_json_from("198.51.100.1:1003", "/password/forgot", &json!({"email": "someone@example.com"})).await?;
