@@ -197,8 +197,10 @@ async fn handle_request(
         Err(err) => (err.into_response(), After::Nothing),
     };
     http_io::send_response(out, response).await;
-    // The client has its answer; delivering events adds nothing to its latency.
-    if after == After::DeliverOutbox {
+    // The client has its answer: work whose length must not show in it
+    // (handlers::defer), then delivery, add nothing to its latency.
+    let queued_later = handlers::run_deferred();
+    if after == After::DeliverOutbox || queued_later {
         let _ = handlers::deliver_outbox(outbox::AFTER_RESPONSE_BATCHES);
     }
 }

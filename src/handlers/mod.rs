@@ -48,6 +48,26 @@ pub(crate) fn take_queued_event() -> bool {
 }
 
 thread_local! {
+    /// Work a handler leaves for after its response (see [`defer`]).
+    static DEFERRED: std::cell::RefCell<Option<Box<dyn FnOnce()>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work` after the response has gone out, so that how long it takes
+/// cannot show in the answer: a reset request does more for an account
+/// than for an unknown address, and must not tell them apart.
+pub(crate) fn defer(work: impl FnOnce() + 'static) {
+    DEFERRED.set(Some(Box::new(work)));
+}
+
+/// Runs the deferred work, if any; whether it queued an event.
+pub(crate) fn run_deferred() -> bool {
+    if let Some(work) = DEFERRED.take() {
+        work();
+    }
+    take_queued_event()
+}
+
+thread_local! {
     /// The request's `policy`, read once however many steps need it (each
     /// read is a host call).
     static POLICY: std::cell::RefCell<Option<Rc<crate::policy::Policy>>> = const { std::cell::RefCell::new(None) };

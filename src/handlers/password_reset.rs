@@ -17,9 +17,11 @@ pub const FORGOT_ANSWER: &str = "If the account exists, a reset link is on its w
 /// A reset or verification token that is unknown, spent or expired.
 pub const BAD_TOKEN: &str = "Invalid or expired token";
 
-/// Always 202 with the same body: the same statement runs for a known and
-/// an unknown address (it stores the token and queues the event only for
-/// an account), so neither the answer nor its timing tells them apart.
+/// Always 202 with the same body, and the same statement runs for a known
+/// and an unknown address (it stores the token and queues the event only
+/// for an account) after the answer has gone: neither the answer nor its
+/// timing tells them apart. The store is opened first, so an unreachable
+/// database is still a 503.
 pub fn forgot(req: &Request) -> ApiResult {
     let body = json_object(req)?;
     let email = string_field(&body, "email", 1024)?;
@@ -28,11 +30,15 @@ pub fn forgot(req: &Request) -> ApiResult {
     let token = user_tokens::issue(policy.reset_token_ttl_seconds).ok_or(ApiError::Internal("no randomness for a token"))?;
     let event = Event::password_reset_requested(&token);
     let store = super::open_store()?;
-    let issued = IssuedToken { hash: &token.hash, expires_at: &token.expires_at, event: &event };
-    if store.request_password_reset(email.as_str(), &issued)? {
-        // Delivery runs after the response, which is the same either way.
-        super::note_queued_event();
-    }
+    let email = email.as_str().to_owned();
+    super::defer(move || {
+        let issued = IssuedToken { hash: &token.hash, expires_at: &token.expires_at, event: &event };
+        match store.request_password_reset(&email, &issued) {
+            Ok(true) => super::note_queued_event(),
+            Ok(false) => {}
+            Err(err) => eprintln!("auth: a password-reset request was not stored: {err:?}"),
+        }
+    });
     Ok(Response::json(202, &json!({"message": FORGOT_ANSWER})))
 }
 
