@@ -110,16 +110,19 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response {
+        /// A 429 with its `Retry-After`, never under a second.
+        fn too_many(message: &str, retry_after: u64) -> Response {
+            Response::json(429, &json!({"message": message})).with_header("retry-after", retry_after.max(1).to_string())
+        }
+
         match self {
             ApiError::NotFound => Response::json(404, &json!({"message": "Not found"})),
             ApiError::MethodNotAllowed(allowed) => {
                 Response::json(405, &json!({"message": "Method not allowed"})).with_header("allow", Method::allow_list(allowed))
             }
             ApiError::Client { status, message } => Response::json(status, &json!({"message": message})),
-            ApiError::TooManyAttempts { retry_after } => Response::json(429, &json!({"message": "Too many attempts"}))
-                .with_header("retry-after", retry_after.max(1).to_string()),
-            ApiError::TooManyRequests { retry_after } => Response::json(429, &json!({"message": "Too many requests"}))
-                .with_header("retry-after", retry_after.max(1).to_string()),
+            ApiError::TooManyAttempts { retry_after } => too_many("Too many attempts", retry_after),
+            ApiError::TooManyRequests { retry_after } => too_many("Too many requests", retry_after),
             ApiError::PayloadTooLarge => {
                 Response::json(413, &json!({"message": "Request body too large"}))
             }

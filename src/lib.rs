@@ -254,6 +254,25 @@ mod tests {
         assert!(shared["NotFound"].is_object() && shared["MethodNotAllowed"]["headers"]["Allow"].is_object());
     }
 
+    /// The routes throttled by client, and only they, document the 429
+    /// `Too many requests` their bucket answers, with `Retry-After`.
+    #[test]
+    fn throttled_routes_document_their_429() {
+        let document: serde_json::Value =
+            serde_json::from_slice(&handlers::openapi::document().unwrap()).unwrap();
+        for (path, route, methods) in ROUTES {
+            for method in methods.iter().map(|m| m.as_str().to_ascii_lowercase()) {
+                let limited = &document["paths"][*path][&method]["responses"]["429"];
+                let messages = &limited["content"]["application/json"]["schema"]["allOf"][1]["properties"]["message"]["enum"];
+                let documented = messages.as_array().is_some_and(|m| m.contains(&serde_json::json!("Too many requests")));
+                assert_eq!(documented, route.throttled_by_client(), "{method} {path}");
+                if documented {
+                    assert!(limited["headers"]["Retry-After"]["required"] == true, "{method} {path}: Retry-After");
+                }
+            }
+        }
+    }
+
     #[test]
     fn unknown_paths_and_methods_need_no_host() {
         let (resp, after) = dispatch(&Request::new(Method::Get, "/missing"));

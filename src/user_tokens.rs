@@ -5,7 +5,7 @@
 //! random, not chosen, so a plain hash suffices: there is nothing to guess
 //! that a salt or stretching would protect.
 
-use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
+use ct_codecs::{Base64UrlSafeNoPadding, Encoder, Hex};
 use sha2::{Digest, Sha256};
 
 /// The length of every token handed out: 256 bits in unpadded base64url.
@@ -35,7 +35,8 @@ pub fn issue(ttl_seconds: u64) -> Option<UserToken> {
 
 /// What the store looks a presented token up by.
 pub fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    // A 32-byte digest always fits Hex's output.
+    Hex::encode_to_string(Sha256::digest(token.as_bytes())).unwrap_or_default()
 }
 
 /// Whether `text` could be a token this service issued; anything else is

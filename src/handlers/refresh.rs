@@ -46,6 +46,6 @@ pub fn post(req: &Request) -> ApiResult {
             Err(invalid())
         }
         Refresh::Invalid => Err(invalid()),
-        Refresh::Throttled(admission) => super::admitted(admission).and(Err(invalid())),
+        Refresh::Throttled { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
     }
 }

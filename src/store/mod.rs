@@ -176,8 +176,9 @@ pub enum Refresh {
     Reused,
     /// No such live session, or a token it never reached.
     Invalid,
-    /// The client's bucket was empty: nothing was looked at.
-    Throttled(Admission),
+    /// The client's bucket was empty: nothing was looked at; 429 with
+    /// `Retry-After` seconds.
+    Throttled { retry_after: u64 },
 }
 
 /// A refresh token presented: its session and generation, the id the

@@ -236,8 +236,8 @@ impl Store for PgStore {
         let statement = with_signing_key(&mut params, signing_alg, sql::REFRESH, sql::REFRESH_AND_KEY);
         let rows = self.with_schema("refreshing a session", |c| c.query(statement, &params))?;
         let Some(row) = rows.rows.first() else { return Ok(Refresh::Invalid) };
-        if let Some(refused @ Admission::Refused { .. }) = admission(row, 6, client) {
-            return Ok(Refresh::Throttled(refused));
+        if let Some(Admission::Refused { retry_after }) = admission(row, 6, client) {
+            return Ok(Refresh::Throttled { retry_after });
         }
         Ok(match (row.first(), row.get(1), user_at(row, 2)) {
             (Some(DbValue::Str(verdict)), Some(DbValue::Int64(newest)), Some(user)) if verdict == "renewed" => {

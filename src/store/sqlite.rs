@@ -378,8 +378,8 @@ impl Store for SqliteStore {
     /// The client's bucket is its own statement, as for a login.
     fn refresh(&self, attempt: &RefreshAttempt<'_>, terms: RefreshTerms) -> Result<Refresh, Unavailable> {
         let RefreshAttempt { session_id, generation, reuse_event_id, signing_alg, client } = *attempt;
-        if let Some(refused @ Admission::Refused { .. }) = client.map(|c| self.take_client_token(c)).transpose()? {
-            return Ok(Refresh::Throttled(refused));
+        if let Some(Admission::Refused { retry_after }) = client.map(|c| self.take_client_token(c)).transpose()? {
+            return Ok(Refresh::Throttled { retry_after });
         }
         let params = [
             text(session_id),
