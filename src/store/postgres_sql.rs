@@ -337,19 +337,21 @@ pub const REGISTER: &str = r#"WITH inserted AS (
     SELECT (SELECT count(*) FROM inserted)::int4 AS created,
         EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS username_taken"#;
 pub const INSERT_EVENT: &str = "INSERT INTO auth_outbox (id, event, payload) VALUES ($1, $2, $3)";
-/// For the account in a `target` CTE (id, email), if any: its tokens of
-/// `$purpose` deleted, token hash `$hash` stored ending `$end` (ISO-8601
-/// text), and the event (`$id`, `$name`, `$body`) queued with the account's
-/// id and stored address filled in.
+/// For the account in a `target` CTE (id, email), if any: token hash
+/// `$hash` stored ending `$end` (ISO-8601 text) in place of its token of
+/// `$purpose` (an upsert on the one-per-purpose index: of two requests
+/// racing, the later waits and replaces the earlier's, never two live
+/// tokens), and the event (`$id`, `$name`, `$body`) queued with the
+/// account's id and stored address filled in.
 macro_rules! issue_token {
     ($purpose:literal, $hash:literal, $end:literal, $id:literal, $name:literal, $body:literal) => {
         concat!(
             "
-    cleared AS (
-        DELETE FROM auth_user_token WHERE purpose = '", $purpose, "' AND user_id IN (SELECT id FROM target)),
     issued AS (
         INSERT INTO auth_user_token (token_hash, purpose, user_id, email, expires_at)
-        SELECT ", $hash, "::varchar, '", $purpose, "', id, email, ", $end, "::text::timestamptz FROM target),
+        SELECT ", $hash, "::varchar, '", $purpose, "', id, email, ", $end, "::text::timestamptz FROM target
+        ON CONFLICT (user_id, purpose) DO UPDATE SET token_hash = EXCLUDED.token_hash, email = EXCLUDED.email,
+            created_at = now(), expires_at = EXCLUDED.expires_at),
     queued AS (
         INSERT INTO auth_outbox (id, event, payload)
         SELECT ", $id, "::varchar, ", $name, "::varchar,
@@ -370,18 +372,15 @@ pub const REQUEST_PASSWORD_RESET: &str = concat!(
     "
     SELECT EXISTS (SELECT 1 FROM target)"
 );
-/// A reset with the token of hash `$1`, while it lives: deleted with the
-/// user's other reset tokens (two resets racing with one token: the second
-/// finds it gone), the new hash `$2` (receiving the token proves the
+/// A reset with the token of hash `$1`, while it lives: deleted (the
+/// user's only reset token; two resets racing with it: the second finds it
+/// gone), the new hash `$2` (receiving the token proves the
 /// address, so an unverified one becomes verified), every session ended,
 /// and the event (`$3`-`$5`) with the user's id. One row: whether it
 /// happened.
 pub const RESET_PASSWORD: &str = r#"WITH spent AS (
         DELETE FROM auth_user_token WHERE token_hash = $1 AND purpose = 'password_reset' AND expires_at > now()
         RETURNING user_id, email),
-    others AS (
-        DELETE FROM auth_user_token WHERE purpose = 'password_reset' AND token_hash <> $1
-            AND user_id IN (SELECT user_id FROM spent)),
     changed AS (
         UPDATE "user" u SET password = $2::varchar, updated_at = now(),
             email_verified_at = COALESCE(u.email_verified_at, CASE WHEN lower(u.email) = lower(s.email) THEN now() END)
@@ -394,8 +393,8 @@ pub const RESET_PASSWORD: &str = r#"WITH spent AS (
         SELECT $3::varchar, $4::varchar, jsonb_set($5::jsonb, '{data,user_id}', to_jsonb(id)) FROM changed)
     SELECT EXISTS (SELECT 1 FROM changed)"#;
 /// A verification with the token of hash `$1`, while it lives and names the
-/// account's current address: the address verified, the user's
-/// verification tokens deleted, the event (`$2`-`$4`) with the user's id
+/// account's current address: the token deleted, the address verified,
+/// the event (`$2`-`$4`) with the user's id
 /// and address. One row: whether it happened.
 pub const VERIFY_EMAIL: &str = r#"WITH spent AS (
         DELETE FROM auth_user_token WHERE token_hash = $1 AND purpose = 'email_verify' AND expires_at > now()
@@ -403,9 +402,6 @@ pub const VERIFY_EMAIL: &str = r#"WITH spent AS (
     verified AS (
         UPDATE "user" u SET email_verified_at = COALESCE(u.email_verified_at, now())
         FROM spent s WHERE u.id = s.user_id AND lower(u.email) = lower(s.email) RETURNING u.id, u.email),
-    others AS (
-        DELETE FROM auth_user_token WHERE purpose = 'email_verify' AND token_hash <> $1
-            AND user_id IN (SELECT user_id FROM spent)),
     queued AS (
         INSERT INTO auth_outbox (id, event, payload)
         SELECT $2::varchar, $3::varchar, jsonb_set(jsonb_set($4::jsonb, '{data,user_id}', to_jsonb(id)), '{data,email}', to_jsonb(email))

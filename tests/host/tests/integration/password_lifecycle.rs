@@ -130,10 +130,12 @@ async fn forgot_answers_the_same_for_unknown_addresses(store) {
 async fn replaced_expired_and_malformed_reset_tokens_are_refused(store) {
     let app = store.app()?;
     app.register("twice", "twice@example.com", OLD).await?;
-    for _ in 0..2 {
+    // One after the other: each request's statement runs after its answer.
+    for count in 1..=2 {
         assert_eq!(app.post_json("/password/forgot", &json!({"email": "twice@example.com"})).await?.status, 202);
+        queued_eventually(store, "PasswordResetRequested", count).await?;
     }
-    let requests = queued_eventually(store, "PasswordResetRequested", 2).await?;
+    let requests = queued(store, "PasswordResetRequested").await?;
     let tokens: Vec<Value> = requests.into_iter().map(|d| d["token"].clone()).collect();
     assert_eq!(tokens.len(), 2);
     let replaced = reset(&app, &tokens[0], NEW).await?;
@@ -150,6 +152,30 @@ async fn replaced_expired_and_malformed_reset_tokens_are_refused(store) {
     assert_eq!((weak.status, weak.json()), (400, json!({"message": "Password must be 8 to 1024 characters long"})));
     app.login("twice", OLD).await?;
     assert!(queued(store, "PasswordReset").await?.is_empty());
+    Ok(())
+}
+
+async fn racing_requests_leave_one_live_token(store) {
+    let app = std::sync::Arc::new(store.app()?);
+    app.register("racer", "racer@example.com", OLD).await?;
+    let asked: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.post_json("/password/forgot", &json!({"email": "racer@example.com"})).await })
+        })
+        .collect();
+    for task in asked {
+        assert_eq!(task.await??.status, 202);
+    }
+    let tokens: Vec<Value> = queued_eventually(store, "PasswordResetRequested", 8).await?.into_iter().map(|d| d["token"].clone()).collect();
+    assert_eq!(store.count("SELECT count(*) FROM auth_user_token WHERE purpose = 'password_reset'").await?, 1);
+    let mut statuses = Vec::new();
+    for token in &tokens {
+        statuses.push(reset(&app, token, NEW).await?.status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, [204, 400, 400, 400, 400, 400, 400, 400], "exactly one of the racing tokens lives");
+    app.login("racer", NEW).await?;
     Ok(())
 }
 
