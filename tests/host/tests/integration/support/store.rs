@@ -157,6 +157,20 @@ impl TestStore {
         self.count("SELECT count(*) FROM auth_outbox WHERE published_at IS NULL").await
     }
 
+    /// [`Self::pending`] once delivery after a response has had up to 5 s
+    /// to mark its rows: the broker confirms (and a consumer may see the
+    /// message) before the publisher's statement marks them published.
+    pub async fn pending_after_delivery(&self) -> Result<i64> {
+        for _ in 0..50 {
+            let pending = self.pending().await?;
+            if pending == 0 {
+                return Ok(0);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.pending().await
+    }
+
     /// Every event id in the outbox.
     pub async fn event_ids(&self) -> Result<std::collections::HashSet<String>> {
         let rows = self.rows("SELECT id FROM auth_outbox").await?;
