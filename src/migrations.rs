@@ -17,8 +17,9 @@ pub struct Migration {
 
 impl Migration {
     /// The file's statements: split at semicolons that end a line, with
-    /// comment lines dropped; a `CREATE TRIGGER` runs to its `END;` line.
-    /// The files keep to that form.
+    /// comment lines dropped; a `CREATE TRIGGER` runs to its `END;` line,
+    /// and a `$$`-quoted function body to the line that closes it. The
+    /// files keep to that form.
     pub fn statements(&self) -> Vec<String> {
         let mut statements = Vec::new();
         let mut current = String::new();
@@ -30,7 +31,8 @@ impl Migration {
             current.push_str(line);
             current.push('\n');
             let in_trigger = current.trim_start().to_ascii_uppercase().starts_with("CREATE TRIGGER");
-            let ends = if in_trigger { trimmed.eq_ignore_ascii_case("END;") } else { trimmed.ends_with(';') };
+            let in_body = current.matches("$$").count() % 2 == 1;
+            let ends = if in_trigger { trimmed.eq_ignore_ascii_case("END;") } else { trimmed.ends_with(';') && !in_body };
             if ends {
                 let statement = current.trim();
                 let statement = if in_trigger { statement } else { statement.trim_end_matches(';') };
@@ -55,6 +57,7 @@ pub const POSTGRES: &[Migration] = &[
     Migration { version: 6, name: "login_throttle", sql: include_str!("../migrations/postgres/0006_login_throttle.sql") },
     Migration { version: 7, name: "password_lifecycle", sql: include_str!("../migrations/postgres/0007_password_lifecycle.sql") },
     Migration { version: 8, name: "client_throttle", sql: include_str!("../migrations/postgres/0008_client_throttle.sql") },
+    Migration { version: 9, name: "session_user_function", sql: include_str!("../migrations/postgres/0009_session_user_function.sql") },
 ];
 
 /// SQLite's migrations: the same versions and names as [`POSTGRES`].
@@ -67,6 +70,7 @@ pub const SQLITE: &[Migration] = &[
     Migration { version: 6, name: "login_throttle", sql: include_str!("../migrations/sqlite/0006_login_throttle.sql") },
     Migration { version: 7, name: "password_lifecycle", sql: include_str!("../migrations/sqlite/0007_password_lifecycle.sql") },
     Migration { version: 8, name: "client_throttle", sql: include_str!("../migrations/sqlite/0008_client_throttle.sql") },
+    Migration { version: 9, name: "session_user_function", sql: include_str!("../migrations/sqlite/0009_session_user_function.sql") },
 ];
 
 /// The schema version both dialects reach.
@@ -89,17 +93,24 @@ mod tests {
             let versions: Vec<i32> = dialect.iter().map(|m| m.version).collect();
             assert_eq!(versions, (1..=dialect.len() as i32).collect::<Vec<_>>());
             for m in dialect {
-                let statements = m.statements();
-                assert!(!statements.is_empty(), "{}", m.name);
-                for s in statements {
+                for s in m.statements() {
                     let trigger = s.starts_with("CREATE TRIGGER");
-                    assert!(trigger || !s.contains(';'), "{}: {s}", m.name);
+                    let function = s.starts_with("CREATE OR REPLACE FUNCTION");
+                    assert!(trigger || function || !s.contains(';'), "{}: {s}", m.name);
+                    assert!(!function || s.ends_with("$$"), "{}: {s}", m.name);
                     assert!(!trigger || s.ends_with("END;"), "{}: {s}", m.name);
                     assert!(!s.starts_with("--"), "{}: {s}", m.name);
                 }
             }
         }
+        // Each version does something in at least one dialect.
+        for (pg, lite) in POSTGRES.iter().zip(SQLITE) {
+            assert!(!pg.statements().is_empty() || !lite.statements().is_empty(), "{}", pg.name);
+        }
         assert_eq!(POSTGRES[1].statements().len(), 6);
+        let function = POSTGRES[8].statements();
+        assert_eq!(function.len(), 1, "{function:#?}");
+        assert_eq!(function[0].matches(';').count(), 2, "the body's own statement and END's");
         let triggers: Vec<String> = SQLITE[2].statements().into_iter().filter(|s| s.starts_with("CREATE TRIGGER")).collect();
         assert_eq!(triggers.len(), 3);
         assert!(triggers.iter().all(|t| t.matches(';').count() == 3), "{triggers:#?}");
@@ -117,7 +128,7 @@ mod tests {
     #[test]
     fn pending_skips_applied_versions() {
         assert_eq!(pending(POSTGRES, 0).count(), POSTGRES.len());
-        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7, 8]);
+        assert_eq!(pending(SQLITE, 2).map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7, 8, 9]);
         assert_eq!(pending(POSTGRES, 99).count(), 0);
     }
 }

@@ -33,9 +33,10 @@ fn classify(url: &DatabaseUrl, what: &str, err: &PgError) -> Unavailable {
     kind
 }
 
-/// Whether an error means the schema is missing a table or column.
+/// Whether an error means the schema is missing a table, column or
+/// function.
 fn is_schema_missing(err: &PgError) -> bool {
-    matches!(err, PgError::QueryFailed(QueryError::DbError(e)) if e.code == "42P01" || e.code == "42703")
+    matches!(err, PgError::QueryFailed(QueryError::DbError(e)) if ["42P01", "42703", "42883"].contains(&e.code.as_str()))
 }
 
 fn text(value: &str) -> ParameterValue {

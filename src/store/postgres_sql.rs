@@ -123,25 +123,18 @@ pub const FIND_USER: &str = r#"SELECT u.id, u.username, u.email
     FROM (SELECT 1) AS one
     LEFT JOIN "user" u ON u.id = $1"#;
 /// An access token's user and whether its session (`$2`) is live, in
-/// `/profile`'s one statement. An `EXISTS` rather than a second join: Spin
-/// parses and plans every statement anew, and with a parse per execution
-/// (pgbench's extended protocol) this form cost PostgreSQL about 20 µs
-/// less per execution than the join, of the 60 µs the session check adds.
-pub const FIND_SESSION_USER: &str = r#"SELECT u.id, u.username, u.email,
-        EXISTS (SELECT 1 FROM auth_session s WHERE s.id = $2 AND s.user_id = $1
-            AND s.revoked_at IS NULL AND s.expires_at > now())
-    FROM (SELECT 1) AS one
-    LEFT JOIN "user" u ON u.id = $1"#;
+/// `/profile`'s one statement: through migration 9's PL/pgSQL function,
+/// whose plan PostgreSQL keeps for the connection, where the same query
+/// sent as a statement was parsed and planned on every request (pgbench,
+/// a parse per execution as under Spin: 0.53x the statement without the
+/// session check, and 1.19x it through the function).
+pub const FIND_SESSION_USER: &str = "SELECT id, username, email, live FROM auth_session_user($1, $2)";
 /// [`FIND_SESSION_USER`] for a token signed by key `$3`, which comes along
 /// (a row even for an unknown user, so that the signature is checked first).
 pub const FIND_SESSION_USER_AND_KEY: &str = concat!(
-    r#"SELECT u.id, u.username, u.email,
-        EXISTS (SELECT 1 FROM auth_session s WHERE s.id = $2 AND s.user_id = $1
-            AND s.revoked_at IS NULL AND s.expires_at > now()), "#,
+    "SELECT id, username, email, live, ",
     verifying_key!("$3"),
-    r#"
-    FROM (SELECT 1) AS one
-    LEFT JOIN "user" u ON u.id = $1"#
+    " FROM auth_session_user($1, $2)"
 );
 /// Key `$1` to verify a token with; always one row.
 pub const VERIFYING_KEY: &str = concat!("SELECT ", verifying_key!("$1"));

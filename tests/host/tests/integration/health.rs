@@ -25,7 +25,7 @@ async fn the_ping_needs_no_schema_and_the_outbox_view_migrates(store) {
     assert_eq!(app.get("/auth/health").await?.status, 200);
     assert!(store.count("SELECT count(*) FROM auth_schema_migrations").await.is_err(), "the ping migrated");
     assert_eq!(app.get("/auth/health?outbox").await?.status, 200);
-    assert_eq!(store.count("SELECT count(*) FROM auth_schema_migrations").await?, 8);
+    assert_eq!(store.count("SELECT count(*) FROM auth_schema_migrations").await?, 9);
     Ok(())
 }
 

@@ -23,11 +23,11 @@ async fn admin_migrate_applies_once_and_keeps_flask_rows(store) {
     let app = with_admin_token(store)?;
     let first = migrate(&app, Some("admin-secret-token")).await?;
     assert_eq!(first.status, 200, "{}", first.text());
-    assert_eq!(first.json(), json!({"applied": [1, 2, 3, 4, 5, 6, 7, 8], "version": 8}));
+    assert_eq!(first.json(), json!({"applied": [1, 2, 3, 4, 5, 6, 7, 8, 9], "version": 9}));
     let second = migrate(&app, Some("admin-secret-token")).await?;
-    assert_eq!(second.json(), json!({"applied": [], "version": 8}));
+    assert_eq!(second.json(), json!({"applied": [], "version": 9}));
     let versions = store.rows("SELECT version, name FROM auth_schema_migrations ORDER BY version").await?;
-    let expected = [(1, "flask_user_table"), (2, "user_account_columns"), (3, "event_outbox"), (4, "sessions"), (5, "signing_keys"), (6, "login_throttle"), (7, "password_lifecycle"), (8, "client_throttle")];
+    let expected = [(1, "flask_user_table"), (2, "user_account_columns"), (3, "event_outbox"), (4, "sessions"), (5, "signing_keys"), (6, "login_throttle"), (7, "password_lifecycle"), (8, "client_throttle"), (9, "session_user_function")];
     assert_eq!(versions, expected.map(|(v, n)| vec![json!(v), json!(n)]));
 
     let row = store
@@ -68,8 +68,30 @@ async fn a_version_3_database_gains_sessions_at_the_first_login(store) {
     store.execute(r#"ALTER TABLE "user" DROP COLUMN email_verified_at"#).await?;
     let token = app.login("early", "early-password").await?;
     assert_eq!(app.get_authorized("/profile", &token).await?.status, 200);
-    assert_eq!(store.count("SELECT max(version) FROM auth_schema_migrations").await?, 8);
+    assert_eq!(store.count("SELECT max(version) FROM auth_schema_migrations").await?, 9);
     assert_eq!(store.count("SELECT count(*) FROM auth_session").await?, 1);
+    Ok(())
+}
+
+/// A database a version-8 service left (no function for /profile's
+/// session check on PostgreSQL) gains it at the first profile; SQLite's
+/// version 9 changes nothing, so a SQLite profile has nothing to migrate.
+async fn a_version_8_database_gains_the_session_lookup_at_the_first_profile(store) {
+    let app = store.app()?;
+    app.register("profiled", "profiled@example.com", "profiled-password").await?;
+    let token = app.login("profiled", "profiled-password").await?;
+    let postgres = matches!(store, crate::support::store::TestStore::Postgres(_));
+    if postgres {
+        store.execute("DROP FUNCTION auth_session_user").await?;
+    }
+    store.execute("DELETE FROM auth_schema_migrations WHERE version = 9").await?;
+    let profile = app.get_authorized("/profile", &token).await?;
+    assert_eq!((profile.status, &profile.json()["username"]), (200, &json!("profiled")), "{}", profile.text());
+    let version = store.count("SELECT max(version) FROM auth_schema_migrations").await?;
+    assert_eq!(version, if postgres { 9 } else { 8 });
+    let auth = format!("Bearer {token}");
+    assert_eq!(app.raw("POST", "/logout", &[("authorization", auth.as_bytes())], b"").await?.status, 204);
+    assert_eq!(app.get_authorized("/profile", &token).await?.status, 401, "the function still sees a revoked session");
     Ok(())
 }
 
@@ -99,7 +121,7 @@ async fn concurrent_first_requests_migrate_once(store) {
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
     let versions = store.rows("SELECT version FROM auth_schema_migrations ORDER BY version").await?;
-    assert_eq!(versions, [[json!(1)], [json!(2)], [json!(3)], [json!(4)], [json!(5)], [json!(6)], [json!(7)], [json!(8)]]);
+    assert_eq!(versions, [[json!(1)], [json!(2)], [json!(3)], [json!(4)], [json!(5)], [json!(6)], [json!(7)], [json!(8)], [json!(9)]]);
     assert_eq!(store.outbox().await?.len(), 8);
     Ok(())
 }

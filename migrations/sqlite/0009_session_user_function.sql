@@ -1,0 +1,3 @@
+-- Nothing to do on SQLite, whose statements are cheap to prepare: this
+-- version is PostgreSQL's function for /profile's session check, kept so
+-- that the two dialects number their migrations alike.
