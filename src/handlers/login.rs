@@ -54,7 +54,10 @@ pub fn post(req: &Request) -> ApiResult {
         user_agent: req.header("user-agent").map(|agent| truncate(agent, MAX_USER_AGENT_CHARS)),
         ip: ip.as_deref(),
     };
-    if !store.login_succeeded(&user.id, new_hash.as_deref(), &session, &event)? {
+    // Written only while the account still holds the hash just checked: a
+    // reset that committed during the hashing wins over this login.
+    let verified = user.password.as_deref().unwrap_or_default();
+    if !store.login_succeeded(&user.id, verified, new_hash.as_deref(), &session, &event)? {
         return Err(ApiError::invalid_credentials());
     }
     super::note_queued_event();

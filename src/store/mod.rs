@@ -333,9 +333,11 @@ pub trait Store {
     fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable>;
     /// Records a good login with its event and opens its session, resetting
     /// the failure count, refunding the attempt's reservation and replacing
-    /// the hash when `new_hash` is given;
-    /// `false` when the account vanished meanwhile (then nothing is written).
-    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event)
+    /// the hash when `new_hash` is given, provided the account still holds
+    /// `verified`, the hash the password was checked against: `false` when
+    /// the account vanished or its password changed (a reset committed)
+    /// while the login was hashing; then nothing is written.
+    fn login_succeeded(&self, user_id: &str, verified: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event)
         -> Result<bool, Unavailable>;
     /// Rotates a session's refresh token, atomically: of two refreshes with
     /// the same token one rotates and the other, within the grace window,

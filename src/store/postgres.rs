@@ -204,7 +204,7 @@ impl Store for PgStore {
         self.with_schema("adding a signing key", |c| c.execute(sql::ADD_SIGNING_KEY, &params)).map(drop)
     }
 
-    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
+    fn login_succeeded(&self, user_id: &str, verified: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
         let hash = new_hash.map_or(ParameterValue::DbNull, text);
         let optional = |value: Option<&str>| value.map_or(ParameterValue::DbNull, text);
         let params = [
@@ -219,6 +219,7 @@ impl Store for PgStore {
             optional(session.user_agent),
             optional(session.ip),
             text(&crate::accounts::fold_case(session.login)),
+            text(verified),
         ];
         let rows = self.with_schema("recording a login", |c| c.execute(sql::LOGIN_SUCCEEDED, &params))?;
         Ok(rows == 1)

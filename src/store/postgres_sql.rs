@@ -156,16 +156,17 @@ pub const ADD_SIGNING_KEY: &str = "WITH purged AS (
         WHERE signs_until IS NULL)
     INSERT INTO auth_signing_key (kid, alg, public_jwk, private_key, activates_at)
     VALUES ($1, $2, $3, $4, now() + $5::int8 * interval '1 second')";
-/// A good login: reset the failure counter, stamp the time, replace the
-/// hash when `$2` is not null, open the session (`$6`, idle and absolute
-/// lifetimes `$7` and `$8` seconds, user agent `$9`, address `$10`),
-/// refund the attempt's reservation (the throttle row of `$11`) and queue
-/// the event, atomically.
+/// A good login, while the account still holds the hash `$12` that the
+/// password was checked against (a reset committing meanwhile wins): reset
+/// the failure counter, stamp the time, replace the hash when `$2` is not
+/// null, open the session (`$6`, idle and absolute lifetimes `$7` and `$8`
+/// seconds, user agent `$9`, address `$10`), refund the attempt's
+/// reservation (the throttle row of `$11`) and queue the event, atomically.
 pub const LOGIN_SUCCEEDED: &str = r#"WITH updated AS (
         UPDATE "user" SET password = COALESCE($2::varchar, password),
             last_login_at = now(), failed_login_count = 0,
             updated_at = CASE WHEN $2::varchar IS NULL THEN updated_at ELSE now() END
-        WHERE id = $1 RETURNING id),
+        WHERE id = $1 AND password = $12::varchar RETURNING id),
     opened AS (
         INSERT INTO auth_session (id, user_id, idle_expires_at, expires_at, user_agent, ip)
         SELECT $6::varchar, id, now() + LEAST($7::int8, $8::int8) * interval '1 second',

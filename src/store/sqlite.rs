@@ -357,7 +357,7 @@ impl Store for SqliteStore {
         self.with_schema("adding a signing key", || self.exec(sql::ADD_SIGNING_KEY, &params)).map(drop)
     }
 
-    fn login_succeeded(&self, user_id: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
+    fn login_succeeded(&self, user_id: &str, verified: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
         let optional = |value: Option<&str>| value.map_or(Value::Null, text);
         let params = [
             text(user_id),
@@ -371,6 +371,7 @@ impl Store for SqliteStore {
             optional(session.user_agent),
             optional(session.ip),
             text(&crate::accounts::fold_case(session.login)),
+            text(verified),
         ];
         self.queued("recording a login", sql::LOGIN_SUCCEEDED, &params, event)
     }

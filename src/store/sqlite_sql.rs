@@ -131,10 +131,12 @@ pub const ADD_SIGNING_KEY: &str = "INSERT INTO auth_signing_key_added (kid, alg,
 /// A good login: queue the event, reset the failure counter, stamp the
 /// time, replace the hash when `?2` is not null, open the session and
 /// refund the attempt's reservation (the throttle row of `?11`), unless
-/// the account is gone (then nothing is written but the refund).
-pub const LOGIN_SUCCEEDED: &str = "INSERT INTO auth_login_session (user_id, new_hash, event_id, event, payload,
+/// the account is gone or no longer holds the hash `?12` the password was
+/// checked against (a reset committed meanwhile): then nothing is written.
+pub const LOGIN_SUCCEEDED: &str = r#"INSERT INTO auth_login_session (user_id, new_hash, event_id, event, payload,
         session_id, idle_seconds, max_seconds, user_agent, ip, login)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+    WHERE EXISTS (SELECT 1 FROM "user" WHERE id = ?1 AND password = ?12)"#;
 /// Whether the token of generation `?2` is a replay: older than the newest,
 /// and not the one rotated within the last `?4` seconds.
 macro_rules! reused {

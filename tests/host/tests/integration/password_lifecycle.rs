@@ -243,3 +243,51 @@ async fn a_reset_verifies_the_address_it_reached(store) {
     Ok(())
 }
 }
+
+/// A password that changes while a login is hashing (a reset committing
+/// in that window) wins: the login checked the old password, so it neither
+/// writes its upgraded hash of it over the new one nor opens a session.
+/// Made deterministic on PostgreSQL by holding the account's row: the
+/// login reads the old hash, hashes, and its write waits for the row, by
+/// which time the password has changed. (SQLite serialises the writes; the
+/// same guard is in its one statement.)
+#[tokio::test]
+async fn a_password_changed_while_a_login_hashes_wins() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let crate::support::store::TestStore::Postgres(db) = &store else { unreachable!() };
+    let app = store.app()?;
+    app.register("raced", "raced@example.com", OLD).await?;
+    app.register("other", "other@example.com", NEW).await?;
+    let holder = db.client().await?;
+    holder.batch_execute(r#"BEGIN; SELECT 1 FROM "user" WHERE username = 'raced' FOR UPDATE"#).await?;
+    // Under twice the iterations the account was hashed with, so that the
+    // login also asks to write an upgraded hash.
+    let slow = std::sync::Arc::new(store.app_with(&[("policy", "password_iterations=1200000")])?);
+    let login = {
+        let slow = slow.clone();
+        tokio::spawn(async move { slow.post_json("/login", &json!({"username": "raced", "password": OLD})).await })
+    };
+    // Watched from another connection: inside the holder's transaction
+    // pg_stat_activity would stay as it first read it.
+    let watcher = db.client().await?;
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let mut blocked = false;
+    for _ in 0..300 {
+        if watcher.query_one(waiting, &[]).await?.get::<_, i64>(0) > 0 {
+            blocked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(blocked, "the login's write never reached the held row");
+    holder
+        .batch_execute(r#"UPDATE "user" SET password = (SELECT password FROM "user" WHERE username = 'other') WHERE username = 'raced'; COMMIT"#)
+        .await?;
+    let raced = login.await??;
+    assert_eq!((raced.status, raced.json()), (401, json!({"message": "Invalid credentials"})));
+    assert_eq!(store.count("SELECT count(*) FROM auth_session s JOIN \"user\" u ON u.id = s.user_id WHERE u.username = 'raced'").await?, 0);
+    let old = app.post_json("/login", &json!({"username": "raced", "password": OLD})).await?;
+    assert_eq!(old.status, 401, "the old password was written back: {}", old.text());
+    app.login("raced", NEW).await?;
+    Ok(())
+}
