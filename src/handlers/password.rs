@@ -33,7 +33,8 @@ pub fn post(req: &Request) -> ApiResult {
     }
     let new_hash = hasher.hash(&new).map_err(|_| ApiError::Internal("no randomness for a salt"))?;
     let bearer = Bearer { user_id: &user.id, session_id: claims.sid.as_deref() };
-    if !store.change_password(bearer, &new_hash, &claims.username, &Event::password_changed(&user.id))? {
+    let verified = user.password.as_deref().unwrap_or_default();
+    if !store.change_password(bearer, verified, &new_hash, &claims.username, &Event::password_changed(&user.id))? {
         return Err(super::session_ended());
     }
     super::note_queued_event();

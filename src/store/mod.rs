@@ -92,13 +92,14 @@ pub enum Resend {
 /// take them: the bearer, the new hash, the folded login name, the event.
 fn password_change_params<V>(
     bearer: Bearer<'_>,
+    verified: &str,
     new_hash: &str,
     login: &str,
     event: &Event,
     null: V,
     text: impl Fn(&str) -> V,
     json: impl Fn(&Event) -> V,
-) -> [V; 7] {
+) -> [V; 8] {
     [
         text(bearer.user_id),
         bearer.session_id.map_or(null, &text),
@@ -107,6 +108,7 @@ fn password_change_params<V>(
         text(&event.id),
         text(event.name),
         json(event),
+        text(verified),
     ]
 }
 
@@ -354,10 +356,12 @@ pub trait Store {
     /// The user's live sessions, newest first; `None` when the bearer's own
     /// session is no longer live.
     fn list_sessions(&self, bearer: Bearer<'_>) -> Result<Option<Vec<SessionInfo>>, Unavailable>;
-    /// Sets a live bearer's new password hash, ends the user's other
-    /// sessions, refunds the attempt's reservation of `login` and queues
-    /// `event`, atomically; `false` when the bearer's session has ended.
-    fn change_password(&self, bearer: Bearer<'_>, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable>;
+    /// Sets a live bearer's new password hash in place of `verified` (the
+    /// hash the current password was checked against), ends the user's
+    /// other sessions, refunds the attempt's reservation of `login` and
+    /// queues `event`, atomically; `false` when the bearer's session has
+    /// ended or the password changed meanwhile.
+    fn change_password(&self, bearer: Bearer<'_>, verified: &str, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable>;
     /// Records a failed login with its event, counting it against the
     /// account when there is one.
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable>;

@@ -308,8 +308,8 @@ impl Store for PgStore {
         ))
     }
 
-    fn change_password(&self, bearer: Bearer<'_>, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
-        let params = super::password_change_params(bearer, new_hash, login, event, ParameterValue::DbNull, text, json);
+    fn change_password(&self, bearer: Bearer<'_>, verified: &str, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = super::password_change_params(bearer, verified, new_hash, login, event, ParameterValue::DbNull, text, json);
         self.first_flag("changing a password", sql::CHANGE_PASSWORD, &params)
     }
 

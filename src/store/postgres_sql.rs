@@ -286,8 +286,10 @@ pub const LIST_SESSIONS: &str = concat!(
         AND s.expires_at > now() AND s.idle_expires_at > now()
     ORDER BY s.created_at DESC, s.id"
 );
-/// A password change by a live bearer (user `$1`, session `$2`): the new
-/// hash `$3`, the end of the user's other sessions, the refund of the
+/// A password change by a live bearer (user `$1`, session `$2`) while the
+/// account still holds `$8`, the hash the current password was checked
+/// against (re-read once the row is ours, so a reset committing meanwhile
+/// wins): the new hash `$3`, the end of the user's other sessions, the refund of the
 /// attempt's reservation (throttle row `$4`) and the event (`$5`–`$7`),
 /// atomically. One row: whether it happened.
 pub const CHANGE_PASSWORD: &str = concat!(
@@ -296,7 +298,7 @@ pub const CHANGE_PASSWORD: &str = concat!(
     r#" AS live),
     changed AS (
         UPDATE "user" SET password = $3::varchar, updated_at = now()
-        WHERE id = $1 AND (SELECT live FROM bearer) RETURNING id),
+        WHERE id = $1 AND password = $8::varchar AND (SELECT live FROM bearer) RETURNING id),
     ended AS (
         UPDATE auth_session SET revoked_at = now(), revoked_reason = 'password_changed'
         WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $2 AND EXISTS (SELECT 1 FROM changed)),

@@ -435,8 +435,8 @@ impl Store for SqliteStore {
         ))
     }
 
-    fn change_password(&self, bearer: Bearer<'_>, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
-        let params = super::password_change_params(bearer, new_hash, login, event, Value::Null, text, json);
+    fn change_password(&self, bearer: Bearer<'_>, verified: &str, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
+        let params = super::password_change_params(bearer, verified, new_hash, login, event, Value::Null, text, json);
         self.queued("changing a password", sql::CHANGE_PASSWORD, &params, event)
     }
 

@@ -219,9 +219,11 @@ pub const LIST_SESSIONS: &str = concat!(
 /// Whether a unit queued its event (and so made its changes).
 pub const EVENT_QUEUED: &str = "SELECT EXISTS (SELECT 1 FROM auth_outbox WHERE id = ?1)";
 /// A password change through `auth_password_change`'s trigger (migration
-/// 6); [`EVENT_QUEUED`] tells whether it happened.
-pub const CHANGE_PASSWORD: &str = "INSERT INTO auth_password_change (user_id, session_id, new_hash, login, event_id, event, payload)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// 6), while the account still holds `?8`, the hash the current password
+/// was checked against; [`EVENT_QUEUED`] tells whether it happened.
+pub const CHANGE_PASSWORD: &str = r#"INSERT INTO auth_password_change (user_id, session_id, new_hash, login, event_id, event, payload)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+    WHERE EXISTS (SELECT 1 FROM "user" WHERE id = ?1 AND password = ?8)"#;
 /// A failed login: count it against the account (if any), queue the event.
 pub const LOGIN_FAILED: &str = "INSERT INTO auth_login_failed (user_id, event_id, event, payload) VALUES (?1, ?2, ?3, ?4)";
 /// Inserts the account and queues its event unless the username or the

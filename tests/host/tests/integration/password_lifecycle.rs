@@ -244,29 +244,20 @@ async fn a_reset_verifies_the_address_it_reached(store) {
 }
 }
 
-/// A password that changes while a login is hashing (a reset committing
-/// in that window) wins: the login checked the old password, so it neither
-/// writes its upgraded hash of it over the new one nor opens a session.
-/// Made deterministic on PostgreSQL by holding the account's row: the
-/// login reads the old hash, hashes, and its write waits for the row, by
-/// which time the password has changed. (SQLite serialises the writes; the
-/// same guard is in its one statement.)
-#[tokio::test]
-async fn a_password_changed_while_a_login_hashes_wins() -> anyhow::Result<()> {
-    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
-    let crate::support::store::TestStore::Postgres(db) = &store else { unreachable!() };
-    let app = store.app()?;
-    app.register("raced", "raced@example.com", OLD).await?;
-    app.register("other", "other@example.com", NEW).await?;
+/// Runs `request` while the account `username`'s row is held, and once
+/// the request's write waits for the row, gives the account the password
+/// hash of `other` (as a reset committing at that moment would) and lets
+/// go: the request read the old hash, checked a password against it, and
+/// writes only now. Made this way on PostgreSQL, the race happens every
+/// run. (SQLite serialises writes; the same guard is in its statements.)
+async fn while_the_password_changes<F>(store: &TestStore, username: &str, other: &str, request: F) -> anyhow::Result<Reply>
+where
+    F: std::future::Future<Output = anyhow::Result<Reply>> + Send + 'static,
+{
+    let TestStore::Postgres(db) = store else { anyhow::bail!("rows are held on PostgreSQL") };
     let holder = db.client().await?;
-    holder.batch_execute(r#"BEGIN; SELECT 1 FROM "user" WHERE username = 'raced' FOR UPDATE"#).await?;
-    // Under twice the iterations the account was hashed with, so that the
-    // login also asks to write an upgraded hash.
-    let slow = std::sync::Arc::new(store.app_with(&[("policy", "password_iterations=1200000")])?);
-    let login = {
-        let slow = slow.clone();
-        tokio::spawn(async move { slow.post_json("/login", &json!({"username": "raced", "password": OLD})).await })
-    };
+    holder.batch_execute(&format!(r#"BEGIN; SELECT 1 FROM "user" WHERE username = '{username}' FOR UPDATE"#)).await?;
+    let request = tokio::spawn(request);
     // Watched from another connection: inside the holder's transaction
     // pg_stat_activity would stay as it first read it.
     let watcher = db.client().await?;
@@ -279,15 +270,55 @@ async fn a_password_changed_while_a_login_hashes_wins() -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(blocked, "the login's write never reached the held row");
+    anyhow::ensure!(blocked, "the request's write never reached the held row");
     holder
-        .batch_execute(r#"UPDATE "user" SET password = (SELECT password FROM "user" WHERE username = 'other') WHERE username = 'raced'; COMMIT"#)
+        .batch_execute(&format!(
+            r#"UPDATE "user" SET password = (SELECT password FROM "user" WHERE username = '{other}') WHERE username = '{username}'; COMMIT"#
+        ))
         .await?;
-    let raced = login.await??;
+    request.await?
+}
+
+/// A login that checked the old password while it changed neither writes
+/// its upgraded hash of it over the new one nor opens a session. It runs
+/// under twice the iterations the account was hashed with, so that it also
+/// asks to write an upgraded hash.
+#[tokio::test]
+async fn a_password_changed_while_a_login_hashes_wins() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let app = store.app()?;
+    app.register("raced", "raced@example.com", OLD).await?;
+    app.register("other", "other@example.com", NEW).await?;
+    let slow = store.app_with(&[("policy", "password_iterations=1200000")])?;
+    let login = async move { slow.post_json("/login", &json!({"username": "raced", "password": OLD})).await };
+    let raced = while_the_password_changes(&store, "raced", "other", login).await?;
     assert_eq!((raced.status, raced.json()), (401, json!({"message": "Invalid credentials"})));
     assert_eq!(store.count("SELECT count(*) FROM auth_session s JOIN \"user\" u ON u.id = s.user_id WHERE u.username = 'raced'").await?, 0);
     let old = app.post_json("/login", &json!({"username": "raced", "password": OLD})).await?;
     assert_eq!(old.status, 401, "the old password was written back: {}", old.text());
+    app.login("raced", NEW).await?;
+    Ok(())
+}
+
+/// A password change whose current password was checked against a hash
+/// that changed meanwhile is refused and leaves the new password alone.
+#[tokio::test]
+async fn a_password_changed_while_a_change_hashes_wins() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let app = std::sync::Arc::new(store.app()?);
+    app.register("raced", "raced@example.com", OLD).await?;
+    app.register("other", "other@example.com", NEW).await?;
+    let token = app.login("raced", OLD).await?;
+    let changer = app.clone();
+    let change = async move {
+        let auth = format!("Bearer {token}");
+        let body = json!({"current_password": OLD, "new_password": "third-password-3"}).to_string();
+        changer.raw("POST", "/password", &[("authorization", auth.as_bytes()), ("content-type", b"application/json")], body.as_bytes()).await
+    };
+    let raced = while_the_password_changes(&store, "raced", "other", change).await?;
+    assert_eq!(raced.status, 401, "{}", raced.text());
+    let third = app.post_json("/login", &json!({"username": "raced", "password": "third-password-3"})).await?;
+    assert_eq!(third.status, 401, "the change overwrote the newer password");
     app.login("raced", NEW).await?;
     Ok(())
 }
