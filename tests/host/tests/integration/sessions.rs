@@ -190,11 +190,11 @@ async fn sessions_end_when_idle_and_at_their_limit(store) {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(refresh(&idle, &pair["refresh_token"]).await?.status, 401, "idle past session_idle_seconds");
 
-    let capped = store.app_with(&[("policy", "session_max_seconds=2")])?;
+    let capped = store.app_with(&[("policy", "session_max_seconds=3")])?;
     let pair = login_pair(&capped, "ivan").await?;
     let renewed = refresh(&capped, &pair["refresh_token"]).await?;
     assert_eq!(renewed.status, 200, "{}", renewed.text());
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
     assert_eq!(refresh(&capped, &renewed.json()["refresh_token"]).await?.status, 401, "past session_max_seconds");
     assert_eq!(profile_status(&capped, &renewed.json()).await?, 401, "its access tokens end with it");
     Ok(())

@@ -102,7 +102,7 @@ async fn eddsa_and_es256_tokens_verify_with_pyjwk_client_against_the_served_jwks
 }
 
 async fn a_rotation_publishes_first_signs_after_activation_and_old_tokens_verify_until_they_expire(store) {
-    let app = app_signing(store, "token_signing_alg=EdDSA key_activation_seconds=2")?;
+    let app = app_signing(store, "token_signing_alg=EdDSA key_activation_seconds=4")?;
     app.register("rotor", "rotor@example.com", PASSWORD).await?;
     let old_token = app.login("rotor", PASSWORD).await?;
     let (_, old_kid) = header(&old_token);
@@ -111,14 +111,14 @@ async fn a_rotation_publishes_first_signs_after_activation_and_old_tokens_verify
     assert_eq!(reply.status, 200, "{}", reply.text());
     let rotated = reply.json();
     let new_kid = rotated["kid"].as_str().context("kid")?.to_owned();
-    assert_eq!((rotated["alg"].as_str(), rotated["activates_in"].as_u64()), (Some("EdDSA"), Some(2)));
+    assert_eq!((rotated["alg"].as_str(), rotated["activates_in"].as_u64()), (Some("EdDSA"), Some(4)));
     assert_ne!(new_kid, old_kid);
     // Published at once, so that caching verifiers know it before it signs...
     assert_eq!(kids(&jwks(&app).await?), [old_kid.as_str(), new_kid.as_str()]);
     let before = app.login("rotor", PASSWORD).await?;
     assert_eq!(header(&before).1, old_kid, "the new key does not sign before its activation");
     // ...and signing after it.
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
     let after = app.login("rotor", PASSWORD).await?;
     assert_eq!(header(&after).1, new_kid);
     assert_eq!(app.get_authorized("/profile", &old_token).await?.status, 200, "the old key still verifies");
