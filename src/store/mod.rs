@@ -89,7 +89,8 @@ pub enum Resend {
 }
 
 /// A password change's parameters in the order both dialects' statements
-/// take them: the bearer, the new hash, the folded login name, the event.
+/// take them: the bearer, the new hash, the folded login name, the event,
+/// and last the hash the current password was checked against.
 fn password_change_params<V>(
     bearer: Bearer<'_>,
     verified: &str,
