@@ -322,10 +322,16 @@ impl Store for PgStore {
         let params = super::registration_params(user, event, verification, text, json);
         let rows = self.with_schema("registering a user", |c| c.query(sql::REGISTER, &params))?;
         let row = rows.rows.first().ok_or(Unavailable::DatabaseError)?;
-        Ok(match (row.first(), row.get(1)) {
-            (Some(DbValue::Int32(1)), _) => Registration::Created,
-            (_, Some(DbValue::Boolean(true))) => Registration::UsernameTaken,
-            _ => Registration::EmailTaken,
+        let taken = |column: usize| matches!(row.get(column), Some(DbValue::Boolean(true)));
+        Ok(match row.first() {
+            Some(DbValue::Int32(1)) => Registration::Created,
+            _ if taken(1) => Registration::UsernameTaken,
+            _ if taken(2) => Registration::EmailTaken,
+            // A racing registration won; a new snapshot shows which clash.
+            _ => match self.first_flag("registering a user", sql::USERNAME_TAKEN, &[text(user.username)])? {
+                true => Registration::UsernameTaken,
+                false => Registration::EmailTaken,
+            },
         })
     }
 

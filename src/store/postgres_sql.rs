@@ -315,7 +315,10 @@ pub const LOGIN_FAILED: &str = r#"WITH counted AS (
 /// Registration: insert unless the username or (case-insensitive) e-mail
 /// is taken, store the e-mail verification token (hash `$8`, ending `$9`),
 /// queue the event and then `EmailVerificationRequested` (`$10`-`$12`),
-/// and report which one clashed.
+/// and report which one clashed, as far as the statement's snapshot shows:
+/// when a registration racing with this one took the name or address
+/// first, the insert waits for it and does nothing, but neither shows
+/// (then [`USERNAME_TAKEN`] asks again).
 pub const REGISTER: &str = r#"WITH inserted AS (
         INSERT INTO "user" (id, username, password, email)
         SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar
@@ -331,7 +334,10 @@ pub const REGISTER: &str = r#"WITH inserted AS (
             (VALUES (1, $5::varchar, $6::varchar, $7::jsonb), (2, $10::varchar, $11::varchar, $12::jsonb)) AS e (n, id, event, payload)
         ORDER BY e.n RETURNING id)
     SELECT (SELECT count(*) FROM inserted)::int4 AS created,
-        EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS username_taken"#;
+        EXISTS (SELECT 1 FROM "user" WHERE username = $2) AS username_taken,
+        EXISTS (SELECT 1 FROM "user" WHERE lower(email) = lower($4)) AS email_taken"#;
+/// Whether username `$1` is taken, in a snapshot of its own.
+pub const USERNAME_TAKEN: &str = r#"SELECT EXISTS (SELECT 1 FROM "user" WHERE username = $1)"#;
 pub const INSERT_EVENT: &str = "INSERT INTO auth_outbox (id, event, payload) VALUES ($1, $2, $3)";
 /// For the account in a `target` CTE (id, email), if any: token hash
 /// `$hash` stored ending `$end` (ISO-8601 text) in place of its token of

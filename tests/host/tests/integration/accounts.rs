@@ -175,3 +175,30 @@ async fn test_event_without_a_database_is_503() -> anyhow::Result<()> {
     assert_eq!((login.status, login.json()), (503, json!({"error": "database_unreachable"})));
     Ok(())
 }
+
+/// Two registrations of one name at once on PostgreSQL: the one that waits
+/// for the other's insert learns the name is taken, though its own
+/// statement's snapshot showed neither clash. Made to happen every run by
+/// holding the first insert open until the second waits for it.
+#[tokio::test]
+async fn a_registration_that_loses_a_race_for_the_name_is_told_so() -> anyhow::Result<()> {
+    use crate::support::store::{Backend, TestStore};
+    let store = TestStore::create(Backend::Postgres).await?;
+    let TestStore::Postgres(db) = &store else { anyhow::bail!("not PostgreSQL") };
+    let app = std::sync::Arc::new(store.app()?);
+    app.get("/auth/health?outbox").await?; // migrated
+    let first = db.client().await?;
+    first
+        .batch_execute(r#"BEGIN; INSERT INTO "user" (id, username, password, email) VALUES ('first', 'contested', 'x', 'first@example.com')"#)
+        .await?;
+    let second = {
+        let app = app.clone();
+        let body = json!({"username": "contested", "email": "second@example.com", "password": "second-password"});
+        tokio::spawn(async move { app.post_json("/register", &body).await })
+    };
+    db.until_a_statement_waits().await?;
+    first.batch_execute("COMMIT").await?;
+    let reply = second.await??;
+    assert_eq!((reply.status, reply.json()), (409, json!({"message": "Username already taken"})));
+    Ok(())
+}

@@ -258,19 +258,7 @@ where
     let holder = db.client().await?;
     holder.batch_execute(&format!(r#"BEGIN; SELECT 1 FROM "user" WHERE username = '{username}' FOR UPDATE"#)).await?;
     let request = tokio::spawn(request);
-    // Watched from another connection: inside the holder's transaction
-    // pg_stat_activity would stay as it first read it.
-    let watcher = db.client().await?;
-    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    let mut blocked = false;
-    for _ in 0..300 {
-        if watcher.query_one(waiting, &[]).await?.get::<_, i64>(0) > 0 {
-            blocked = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    anyhow::ensure!(blocked, "the request's write never reached the held row");
+    db.until_a_statement_waits().await?;
     holder
         .batch_execute(&format!(
             r#"UPDATE "user" SET password = (SELECT password FROM "user" WHERE username = '{other}') WHERE username = '{username}'; COMMIT"#

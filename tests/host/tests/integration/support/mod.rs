@@ -99,6 +99,22 @@ impl TestDb {
         Ok(client)
     }
 
+    /// Returns once a statement in this database waits for a lock (one
+    /// that a test's own open transaction holds), within 6 s. Watched from
+    /// a connection of its own: inside a transaction pg_stat_activity
+    /// stays as it first read it.
+    pub async fn until_a_statement_waits(&self) -> Result<()> {
+        let watcher = self.client().await?;
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        for _ in 0..300 {
+            if watcher.query_one(waiting, &[]).await?.get::<_, i64>(0) > 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        anyhow::bail!("no statement came to wait for the held lock")
+    }
+
     /// A connection as the test host's pool hands it to a guest.
     pub async fn host_client(&self) -> Result<deadpool_postgres::ClientWrapper> {
         let dsn = format!("host=127.0.0.1 port=5432 user=postgres dbname={} sslmode=disable", self.name);
