@@ -18,7 +18,7 @@ pub fn get() -> ApiResult {
     let prefix = format!("{} ", alg.as_str());
     if alg.is_asymmetric() && !keys.iter().any(|k| k.starts_with(&prefix)) {
         // The first key pair is published before it signs anything.
-        super::new_signing_key(&policy, &config::session_keys(&SpinVariables)?, 0)?;
+        super::first_signing_key(&policy, &config::session_keys(&SpinVariables)?)?;
         keys = store.published_keys()?;
     }
     // The stored JWKs are this service's own JSON objects; joined as they are.

@@ -219,12 +219,37 @@ pub(crate) fn access_signer(
     if !alg.is_asymmetric() {
         return Ok(AccessSigner::Hmac(keys.token.clone()));
     }
-    if let Some(signer) = stored.and_then(|stored| AccessSigner::open(alg, stored, &keys.vault, &keys.self_check)) {
+    let open = |stored: &str| AccessSigner::open(alg, stored, &keys.vault, &keys.self_check);
+    if let Some(signer) = stored.and_then(open) {
         return Ok(signer);
     }
+    // No key signs yet: the first one, or a racing instance's.
+    if stored.is_none() {
+        if let Some(signer) = open(&first_signing_key(policy, keys)?) {
+            return Ok(signer);
+        }
+    }
+    // The key that signs was sealed under another secret_key: a new pair
+    // replaces it.
     let key = new_signing_key(policy, keys, 0)?;
-    AccessSigner::open(alg, &format!("{} {}", key.kid, key.sealed_private), &keys.vault, &keys.self_check)
-        .ok_or(crate::errors::ApiError::Internal("a new signing key does not open"))
+    open(&format!("{} {}", key.kid, key.sealed_private)).ok_or(crate::errors::ApiError::Internal("a new signing key does not open"))
+}
+
+/// The key that signs the policy's algorithm from now on, none doing yet:
+/// a new pair, unless another instance stored one first (then theirs, so
+/// that instances racing on a new store agree), as `"<kid> <sealed private
+/// half>"`.
+pub(crate) fn first_signing_key(policy: &crate::policy::Policy, keys: &config::SessionKeys) -> Result<String, crate::errors::ApiError> {
+    let key = crate::signing_keys::generate(policy.token_signing_alg, &keys.vault)
+        .ok_or(crate::errors::ApiError::Internal("no randomness for a key pair"))?;
+    let grace = policy.token_ttl_seconds + crate::tokens::LEEWAY_SECONDS;
+    let signing = open_store()?
+        .add_first_signing_key(&key, seconds(grace))?
+        .ok_or(crate::errors::ApiError::Internal("no key signs after one was added"))?;
+    if signing.split_once(' ').is_some_and(|(kid, _)| kid == key.kid) {
+        eprintln!("auth: new {} signing key {}, signing now", key.alg.as_str(), key.kid);
+    }
+    Ok(signing)
 }
 
 /// Makes and stores a key pair for the policy's algorithm, signing

@@ -334,6 +334,14 @@ pub trait Store {
     /// Adds `key`, signing `activation_seconds` from now; the keys signing
     /// until then stop at that moment and verify `grace_seconds` longer.
     fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable>;
+    /// Adds `key` as the first to sign its algorithm, from now, unless a
+    /// key signs it already (another instance's first login or JWKS
+    /// request stored one first: then that one stays, so that instances
+    /// racing on a new store agree on one key); as with
+    /// [`Store::add_signing_key`], the keys it replaces verify
+    /// `grace_seconds` longer. Returns the key that signs the algorithm
+    /// now, as `"<kid> <sealed private half>"`.
+    fn add_first_signing_key(&self, key: &crate::signing_keys::NewKey, grace_seconds: i64) -> Result<Option<String>, Unavailable>;
     /// Records a good login with its event and opens its session, resetting
     /// the failure count, refunding the attempt's reservation and replacing
     /// the hash when `new_hash` is given, provided the account still holds

@@ -19,6 +19,9 @@ use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError, Ro
 const PUBLISH_LOCK_KEY: i64 = 0x6175_7468_6f75_74; // "authout"
 /// Key of the transaction-scoped advisory lock that serialises migrations.
 const MIGRATION_LOCK_KEY: i64 = 0x6175_7468_6d69_67; // "authmig"
+/// Serialises first keys: the advisory lock a store's first signing key
+/// is added under.
+const SIGNING_KEY_LOCK_KEY: i64 = 0x6175_7468_6b65_79; // "authkey"
 
 /// How a `spin:postgres` error is reported: a short code for the client and
 /// the (redacted) detail for the log.
@@ -202,6 +205,26 @@ impl Store for PgStore {
     fn add_signing_key(&self, key: &crate::signing_keys::NewKey, activation_seconds: i64, grace_seconds: i64) -> Result<(), Unavailable> {
         let params = super::signing_key_params(key, [activation_seconds, grace_seconds], text, ParameterValue::Int64);
         self.with_schema("adding a signing key", |c| c.execute(sql::ADD_SIGNING_KEY, &params)).map(drop)
+    }
+
+    /// In a transaction of its own under an advisory lock: the statement
+    /// that decides runs after any racing instance's key has committed.
+    fn add_first_signing_key(&self, key: &crate::signing_keys::NewKey, grace_seconds: i64) -> Result<Option<String>, Unavailable> {
+        let params = super::signing_key_params(key, [0, grace_seconds], text, ParameterValue::Int64);
+        self.run("starting a transaction", sql::BEGIN, &[])?;
+        let result = (|| {
+            self.run("taking the signing-key lock", sql::ADVISORY_XACT_LOCK, &[ParameterValue::Int64(SIGNING_KEY_LOCK_KEY)])?;
+            let rows = self.conn.query(sql::ADD_FIRST_SIGNING_KEY, &params).map_err(|err| classify(&self.url, "adding a first signing key", &err))?;
+            self.run("committing", sql::COMMIT, &[])?;
+            Ok(match rows.rows.first().and_then(|r| r.first()) {
+                Some(DbValue::Str(signing)) => Some(signing.clone()),
+                _ => None,
+            })
+        })();
+        if result.is_err() {
+            self.rollback();
+        }
+        result
     }
 
     fn login_succeeded(&self, user_id: &str, verified: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {

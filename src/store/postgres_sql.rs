@@ -156,6 +156,26 @@ pub const ADD_SIGNING_KEY: &str = "WITH purged AS (
         WHERE signs_until IS NULL)
     INSERT INTO auth_signing_key (kid, alg, public_jwk, private_key, activates_at)
     VALUES ($1, $2, $3, $4, now() + $5::int8 * interval '1 second')";
+/// [`ADD_SIGNING_KEY`], with its parameters, for a key that is to be the
+/// first to sign its algorithm `$2`: nothing, when one signs it already.
+/// Run under an advisory lock of its own, so that a racing instance's key,
+/// committed while this one waited, is seen. One row: the key that signs
+/// `$2` now, as `"<kid> <sealed private half>"`.
+pub const ADD_FIRST_SIGNING_KEY: &str = concat!(
+    "WITH existing AS (SELECT ",
+    signing_key!("$2"),
+    " AS signing),
+    retired AS (
+        UPDATE auth_signing_key SET signs_until = now() + $5::int8 * interval '1 second',
+            verifies_until = now() + ($5::int8 + $6::int8) * interval '1 second'
+        WHERE signs_until IS NULL AND (SELECT signing FROM existing) IS NULL),
+    added AS (
+        INSERT INTO auth_signing_key (kid, alg, public_jwk, private_key, activates_at)
+        SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, now() + $5::int8 * interval '1 second'
+        FROM existing WHERE signing IS NULL
+        RETURNING kid || ' ' || private_key AS signing)
+    SELECT COALESCE((SELECT signing FROM added), (SELECT signing FROM existing))"
+);
 /// A good login, while the account still holds the hash `$12` that the
 /// password was checked against (a reset committing meanwhile wins): reset
 /// the failure counter, stamp the time, replace the hash when `$2` is not

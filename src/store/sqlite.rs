@@ -357,6 +357,15 @@ impl Store for SqliteStore {
         self.with_schema("adding a signing key", || self.exec(sql::ADD_SIGNING_KEY, &params)).map(drop)
     }
 
+    /// Two statements: the insert decides under the writer lock, and the key
+    /// that signs is read after it.
+    fn add_first_signing_key(&self, key: &crate::signing_keys::NewKey, grace_seconds: i64) -> Result<Option<String>, Unavailable> {
+        let params = super::signing_key_params(key, [0, grace_seconds], text, Value::Integer);
+        self.with_schema("adding a first signing key", || self.exec(sql::ADD_FIRST_SIGNING_KEY, &params))?;
+        let result = self.with_schema("reading the signing key", || self.exec(sql::SIGNING_KEY, &[text(key.alg.as_str())]))?;
+        Ok(result.rows.first().and_then(|r| cell_text(r.values.first())))
+    }
+
     fn login_succeeded(&self, user_id: &str, verified: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
         let optional = |value: Option<&str>| value.map_or(Value::Null, text);
         let params = [

@@ -123,6 +123,18 @@ pub const PUBLISHED_KEYS: &str = concat!(
     now_iso!(),
     " ORDER BY activates_at, kid"
 );
+/// [`ADD_SIGNING_KEY`], with its parameters, for a key that is to be the
+/// first to sign its algorithm `?2`: nothing, when one signs it already
+/// (writers take turns, so a racing instance's key is seen).
+pub const ADD_FIRST_SIGNING_KEY: &str = concat!(
+    "INSERT INTO auth_signing_key_added (kid, alg, public_jwk, private_key, activation_seconds, grace_seconds)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE ",
+    signing_key!("?2"),
+    " IS NULL"
+);
+/// The key that signs algorithm `?1` now, as `"<kid> <sealed private
+/// half>"`; null when none does.
+pub const SIGNING_KEY: &str = concat!("SELECT ", signing_key!("?1"));
 /// A new key through `auth_signing_key_added`'s trigger (migration 5): it
 /// signs `?5` seconds from now, the keys signing until then stop at that
 /// moment and verify `?6` seconds longer.

@@ -199,4 +199,38 @@ async fn forged_tokens_for_a_stored_key_are_refused(store) {
     assert_eq!(app.get_authorized("/profile", &token).await?.status, 200);
     Ok(())
 }
+
+/// On a new store, first logins and JWKS requests at once each find no key
+/// and make one; they agree on one: the one stored first signs every
+/// token, and it is the only key published.
+async fn first_uses_racing_on_a_new_store_agree_on_one_key(store) {
+    let app = std::sync::Arc::new(app_signing(store, "token_signing_alg=EdDSA")?);
+    for i in 0..4 {
+        app.register(&format!("first{i}"), &format!("first{i}@example.com"), PASSWORD).await?;
+    }
+    let logins: Vec<_> = (0..4)
+        .map(|i| {
+            let app = app.clone();
+            tokio::spawn(async move { app.login(&format!("first{i}"), PASSWORD).await })
+        })
+        .collect();
+    let published: Vec<_> = (0..2)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { jwks(&app).await })
+        })
+        .collect();
+    let mut signed_by = std::collections::BTreeSet::new();
+    for login in logins {
+        signed_by.insert(header(&login.await??).1);
+    }
+    assert_eq!(signed_by.len(), 1, "one key signs: {signed_by:?}");
+    for keys in published {
+        let keys = keys.await??;
+        assert!(kids(&keys).len() <= 1, "{keys:?}");
+    }
+    assert_eq!(store.count("SELECT count(*) FROM auth_signing_key").await?, 1);
+    assert_eq!(kids(&jwks(&app).await?), signed_by.iter().map(String::as_str).collect::<Vec<_>>());
+    Ok(())
+}
 }
