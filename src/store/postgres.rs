@@ -36,6 +36,11 @@ fn classify(url: &DatabaseUrl, what: &str, err: &PgError) -> Unavailable {
     kind
 }
 
+/// Whether a result's first row starts with `true`.
+fn flag(rows: &RowSet) -> bool {
+    matches!(rows.rows.first().and_then(|r| r.first()), Some(DbValue::Boolean(true)))
+}
+
 /// Whether an error means the schema is missing a table, column or
 /// function.
 fn is_schema_missing(err: &PgError) -> bool {
@@ -76,7 +81,7 @@ impl PgStore {
     /// Runs a statement whose one row starts with a boolean, and reads it.
     fn first_flag(&self, what: &str, statement: &str, params: &[ParameterValue]) -> Result<bool, Unavailable> {
         let rows = self.with_schema(what, |c| c.query(statement, params))?;
-        Ok(matches!(rows.rows.first().and_then(|r| r.first()), Some(DbValue::Boolean(true))))
+        Ok(flag(&rows))
     }
 
     fn with_schema<T>(&self, what: &str, op: impl Fn(&Connection) -> Result<T, PgError>) -> Result<T, Unavailable> {
@@ -99,6 +104,28 @@ impl PgStore {
                 eprintln!("auth: {what} returned an unexpected value: {other:?}");
                 Err(Unavailable::DatabaseError)
             }
+        }
+    }
+
+    /// Runs `work` in a transaction of its own, so that statements after a
+    /// lock it takes see whatever committed while it waited; a missing
+    /// table rolls it back, migrates and runs it once more.
+    fn in_transaction<T>(&self, what: &str, work: impl Fn(&Connection) -> Result<T, PgError>) -> Result<T, Unavailable> {
+        let attempt = || {
+            self.conn.execute(sql::BEGIN, &[])?;
+            let result = work(&self.conn).and_then(|value| self.conn.execute(sql::COMMIT, &[]).map(|_| value));
+            if result.is_err() {
+                self.rollback();
+            }
+            result
+        };
+        match attempt() {
+            Err(err) if is_schema_missing(&err) => {
+                eprintln!("auth: {what}: schema is missing a table or column; applying migrations");
+                self.migrate()?;
+                attempt().map_err(|err| classify(&self.url, what, &err))
+            }
+            other => other.map_err(|err| classify(&self.url, what, &err)),
         }
     }
 
@@ -211,20 +238,14 @@ impl Store for PgStore {
     /// that decides runs after any racing instance's key has committed.
     fn add_first_signing_key(&self, key: &crate::signing_keys::NewKey, grace_seconds: i64) -> Result<Option<String>, Unavailable> {
         let params = super::signing_key_params(key, [0, grace_seconds], text, ParameterValue::Int64);
-        self.run("starting a transaction", sql::BEGIN, &[])?;
-        let result = (|| {
-            self.run("taking the signing-key lock", sql::ADVISORY_XACT_LOCK, &[ParameterValue::Int64(SIGNING_KEY_LOCK_KEY)])?;
-            let rows = self.conn.query(sql::ADD_FIRST_SIGNING_KEY, &params).map_err(|err| classify(&self.url, "adding a first signing key", &err))?;
-            self.run("committing", sql::COMMIT, &[])?;
+        self.in_transaction("adding a first signing key", |c| {
+            c.execute(sql::ADVISORY_XACT_LOCK, &[ParameterValue::Int64(SIGNING_KEY_LOCK_KEY)])?;
+            let rows = c.query(sql::ADD_FIRST_SIGNING_KEY, &params)?;
             Ok(match rows.rows.first().and_then(|r| r.first()) {
                 Some(DbValue::Str(signing)) => Some(signing.clone()),
                 _ => None,
             })
-        })();
-        if result.is_err() {
-            self.rollback();
-        }
-        result
+        })
     }
 
     fn login_succeeded(&self, user_id: &str, verified: &str, new_hash: Option<&str>, session: &NewSession<'_>, event: &Event) -> Result<bool, Unavailable> {
@@ -331,9 +352,14 @@ impl Store for PgStore {
         ))
     }
 
+    /// The account's row first, in a transaction: the statement that ends
+    /// the other sessions then sees every login that committed before.
     fn change_password(&self, bearer: Bearer<'_>, verified: &str, new_hash: &str, login: &str, event: &Event) -> Result<bool, Unavailable> {
         let params = super::password_change_params(bearer, verified, new_hash, login, event, ParameterValue::DbNull, text, json);
-        self.first_flag("changing a password", sql::CHANGE_PASSWORD, &params)
+        self.in_transaction("changing a password", |c| {
+            c.execute(sql::LOCK_USER, &[text(bearer.user_id)])?;
+            Ok(flag(&c.query(sql::CHANGE_PASSWORD, &params)?))
+        })
     }
 
     fn login_failed(&self, user_id: Option<&str>, event: &Event) -> Result<(), Unavailable> {
@@ -380,9 +406,15 @@ impl Store for PgStore {
         self.first_flag("requesting a password reset", sql::REQUEST_PASSWORD_RESET, &params)
     }
 
+    /// As [`Store::change_password`]: the token's account row first, in a
+    /// transaction, so that every session ends, a login's that committed
+    /// while the reset waited included.
     fn reset_password(&self, token_hash: &str, new_hash: &str, event: &Event) -> Result<bool, Unavailable> {
         let params = [text(token_hash), text(new_hash), text(&event.id), text(event.name), json(event)];
-        self.first_flag("resetting a password", sql::RESET_PASSWORD, &params)
+        self.in_transaction("resetting a password", |c| {
+            c.execute(sql::LOCK_TOKEN_USER, &[text(token_hash)])?;
+            Ok(flag(&c.query(sql::RESET_PASSWORD, &params)?))
+        })
     }
 
     fn verify_email(&self, token_hash: &str, event: &Event) -> Result<bool, Unavailable> {

@@ -463,6 +463,11 @@ pub const COMMIT: &str = "COMMIT";
 pub const ROLLBACK: &str = "ROLLBACK";
 /// Serialises publishers, so that events leave in outbox order even when
 /// several requests deliver at once; it also serialises migrations.
+/// Holds account `$1`'s row to the end of the transaction.
+pub const LOCK_USER: &str = r#"SELECT 1 FROM "user" WHERE id = $1 FOR UPDATE"#;
+/// Holds the row of the account that token hash `$1` belongs to (none for
+/// an unknown token) to the end of the transaction.
+pub const LOCK_TOKEN_USER: &str = r#"SELECT 1 FROM "user" WHERE id = (SELECT user_id FROM auth_user_token WHERE token_hash = $1) FOR UPDATE"#;
 pub const ADVISORY_XACT_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 /// Claims the oldest pending rows for this transaction; rows another
 /// instance is publishing are skipped. One row of nulls when none.

@@ -310,3 +310,62 @@ async fn a_password_changed_while_a_change_hashes_wins() -> anyhow::Result<()> {
     app.login("raced", NEW).await?;
     Ok(())
 }
+
+/// Runs `request` while another transaction holds account `username`'s
+/// row and opens a session for it (as a login does in its last
+/// statement), and commits that transaction once the request waits for
+/// the row: the request must see the session when it ends the account's
+/// sessions, though the session committed after the request began.
+/// Returns the request's reply and whether that session ended.
+async fn while_a_login_commits<F>(store: &TestStore, username: &str, request: F) -> anyhow::Result<(Reply, bool)>
+where
+    F: std::future::Future<Output = anyhow::Result<Reply>> + Send + 'static,
+{
+    let TestStore::Postgres(db) = store else { anyhow::bail!("rows are held on PostgreSQL") };
+    let login = db.client().await?;
+    login
+        .batch_execute(&format!(
+            r#"BEGIN; SELECT 1 FROM "user" WHERE username = '{username}' FOR UPDATE;
+            INSERT INTO auth_session (id, user_id, idle_expires_at, expires_at)
+                SELECT 'concurrent-login', id, now() + interval '1 hour', now() + interval '1 day' FROM "user" WHERE username = '{username}'"#
+        ))
+        .await?;
+    let request = tokio::spawn(request);
+    db.until_a_statement_waits().await?;
+    login.batch_execute("COMMIT").await?;
+    let reply = request.await??;
+    let ended = store.count("SELECT count(*) FROM auth_session WHERE id = 'concurrent-login' AND revoked_at IS NOT NULL").await? == 1;
+    Ok((reply, ended))
+}
+
+#[tokio::test]
+async fn a_reset_ends_the_session_of_a_login_that_committed_while_it_waited() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let app = std::sync::Arc::new(store.app()?);
+    app.register("raced", "raced@example.com", OLD).await?;
+    assert_eq!(app.post_json("/password/forgot", &json!({"email": "raced@example.com"})).await?.status, 202);
+    let token = queued_eventually(&store, "PasswordResetRequested", 1).await?[0]["token"].clone();
+    let resetter = app.clone();
+    let (reply, ended) = while_a_login_commits(&store, "raced", async move { reset(&resetter, &token, NEW).await }).await?;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    assert!(ended, "the login's session outlived the reset");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_change_ends_the_session_of_a_login_that_committed_while_it_waited() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let app = std::sync::Arc::new(store.app()?);
+    app.register("raced", "raced@example.com", OLD).await?;
+    let token = app.login("raced", OLD).await?;
+    let changer = app.clone();
+    let change = async move {
+        let auth = format!("Bearer {token}");
+        let body = json!({"current_password": OLD, "new_password": NEW}).to_string();
+        changer.raw("POST", "/password", &[("authorization", auth.as_bytes()), ("content-type", b"application/json")], body.as_bytes()).await
+    };
+    let (reply, ended) = while_a_login_commits(&store, "raced", change).await?;
+    assert_eq!(reply.status, 204, "{}", reply.text());
+    assert!(ended, "the login's session outlived the change");
+    Ok(())
+}
