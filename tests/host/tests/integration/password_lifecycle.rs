@@ -24,6 +24,16 @@ async fn reset(app: &TestApp, token: &Value, password: &str) -> anyhow::Result<R
     app.post_json("/password/reset", &json!({"token": token, "new_password": password})).await
 }
 
+/// `POST /password` from `OLD` to `new` by `token`'s bearer, to be spawned.
+fn change(app: &std::sync::Arc<TestApp>, token: String, new: &'static str) -> impl std::future::Future<Output = anyhow::Result<Reply>> + Send + 'static {
+    let app = app.clone();
+    async move {
+        let auth = format!("Bearer {token}");
+        let body = json!({"current_password": OLD, "new_password": new}).to_string();
+        app.raw("POST", "/password", &[("authorization", auth.as_bytes()), ("content-type", b"application/json")], body.as_bytes()).await
+    }
+}
+
 /// The events named `name` in the outbox, oldest first, as their `data`.
 async fn queued(store: &TestStore, name: &str) -> anyhow::Result<Vec<Value>> {
     Ok(store.outbox().await?.into_iter().filter(|(n, _)| n == name).map(|(_, body)| body["data"].clone()).collect())
@@ -297,13 +307,7 @@ async fn a_password_changed_while_a_change_hashes_wins() -> anyhow::Result<()> {
     app.register("raced", "raced@example.com", OLD).await?;
     app.register("other", "other@example.com", NEW).await?;
     let token = app.login("raced", OLD).await?;
-    let changer = app.clone();
-    let change = async move {
-        let auth = format!("Bearer {token}");
-        let body = json!({"current_password": OLD, "new_password": "third-password-3"}).to_string();
-        changer.raw("POST", "/password", &[("authorization", auth.as_bytes()), ("content-type", b"application/json")], body.as_bytes()).await
-    };
-    let raced = while_the_password_changes(&store, "raced", "other", change).await?;
+    let raced = while_the_password_changes(&store, "raced", "other", change(&app, token, "third-password-3")).await?;
     assert_eq!(raced.status, 401, "{}", raced.text());
     let third = app.post_json("/login", &json!({"username": "raced", "password": "third-password-3"})).await?;
     assert_eq!(third.status, 401, "the change overwrote the newer password");
@@ -358,13 +362,7 @@ async fn a_change_ends_the_session_of_a_login_that_committed_while_it_waited() -
     let app = std::sync::Arc::new(store.app()?);
     app.register("raced", "raced@example.com", OLD).await?;
     let token = app.login("raced", OLD).await?;
-    let changer = app.clone();
-    let change = async move {
-        let auth = format!("Bearer {token}");
-        let body = json!({"current_password": OLD, "new_password": NEW}).to_string();
-        changer.raw("POST", "/password", &[("authorization", auth.as_bytes()), ("content-type", b"application/json")], body.as_bytes()).await
-    };
-    let (reply, ended) = while_a_login_commits(&store, "raced", change).await?;
+    let (reply, ended) = while_a_login_commits(&store, "raced", change(&app, token, NEW)).await?;
     assert_eq!(reply.status, 204, "{}", reply.text());
     assert!(ended, "the login's session outlived the change");
     Ok(())
