@@ -126,3 +126,22 @@ async fn concurrent_first_requests_migrate_once(store) {
     Ok(())
 }
 }
+
+/// A reset on a PostgreSQL database that a version-6 service left (no
+/// token table yet): its transaction, which holds the account's row
+/// first, finds the table missing, rolls back, migrates and runs again.
+#[tokio::test]
+async fn a_transaction_that_finds_a_table_missing_migrates_and_runs_again() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let app = store.app()?;
+    app.get("/auth/health?outbox").await?; // migrated
+    store.execute("DROP TABLE auth_user_token").await?;
+    store.execute("DELETE FROM auth_schema_migrations WHERE version >= 7").await?;
+    let body = json!({"token": "a".repeat(43), "new_password": "a-new-password"});
+    let reply = app.post_json("/password/reset", &body).await?;
+    assert_eq!((reply.status, reply.json()), (400, json!({"message": "Invalid or expired token"})), "{}", app.guest_output());
+    assert!(app.guest_output().contains("resetting a password: schema is missing"), "{}", app.guest_output());
+    assert_eq!(store.count("SELECT max(version) FROM auth_schema_migrations").await?, 9);
+    assert_eq!(store.count("SELECT count(*) FROM auth_user_token").await?, 0);
+    Ok(())
+}
