@@ -59,7 +59,9 @@ pub(crate) fn defer(work: impl FnOnce() + 'static) {
     DEFERRED.set(Some(Box::new(work)));
 }
 
-/// Runs the deferred work, if any; whether it queued an event.
+/// Runs the deferred work, if any; whether it queued an event. Only the
+/// wasm entry point, after its response, calls it.
+#[cfg(target_arch = "wasm32")]
 pub(crate) fn run_deferred() -> bool {
     if let Some(work) = DEFERRED.take() {
         work();
