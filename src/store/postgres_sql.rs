@@ -159,12 +159,14 @@ pub const ADD_SIGNING_KEY: &str = "WITH purged AS (
 /// [`ADD_SIGNING_KEY`], with its parameters, for a key that is to be the
 /// first to sign its algorithm `$2`: nothing, when one signs it already.
 /// Run under an advisory lock of its own, so that a racing instance's key,
-/// committed while this one waited, is seen. One row: the key that signs
+/// committed while this one waited, is seen; "now" for that key is this
+/// statement's start, after the wait, since `now()` is the transaction's,
+/// which may be older than the racing key. One row: the key that signs
 /// `$2` now, as `"<kid> <sealed private half>"`.
 pub const ADD_FIRST_SIGNING_KEY: &str = concat!(
-    "WITH existing AS (SELECT ",
-    signing_key!("$2"),
-    " AS signing),
+    "WITH existing AS (SELECT (SELECT k.kid || ' ' || k.private_key FROM auth_signing_key k WHERE k.alg = $2::varchar
+            AND k.activates_at <= statement_timestamp() AND (k.signs_until IS NULL OR k.signs_until > statement_timestamp())
+            ORDER BY k.activates_at DESC, k.kid LIMIT 1) AS signing),
     retired AS (
         UPDATE auth_signing_key SET signs_until = now() + $5::int8 * interval '1 second',
             verifies_until = now() + ($5::int8 + $6::int8) * interval '1 second'
