@@ -99,13 +99,15 @@ impl TestDb {
         Ok(client)
     }
 
-    /// Returns once a statement in this database waits for a lock (one
-    /// that a test's own open transaction holds), within 6 s. Watched from
-    /// a connection of its own: inside a transaction pg_stat_activity
-    /// stays as it first read it.
+    /// Returns once a statement in this database waits for a row or a
+    /// transaction (one that a test's own open transaction holds), within
+    /// 6 s; publishers waiting for their advisory lock do not count.
+    /// Watched from a connection of its own: inside a transaction
+    /// pg_stat_activity stays as it first read it.
     pub async fn until_a_statement_waits(&self) -> Result<()> {
         let watcher = self.client().await?;
-        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+            AND wait_event_type = 'Lock' AND wait_event IN ('transactionid', 'tuple')";
         for _ in 0..300 {
             if watcher.query_one(waiting, &[]).await?.get::<_, i64>(0) > 0 {
                 return Ok(());
