@@ -3,7 +3,8 @@
 -- its SHA-256 (src/user_tokens.rs): a copy of this table resets nothing.
 -- An account holds at most one token of each purpose (a unique index, so
 -- that two requests racing cannot leave two live tokens): issuing one
--- replaces the earlier; using one deletes it. Times are ISO-8601 UTC text with milliseconds.
+-- replaces the earlier; using one deletes it. Times are ISO-8601 UTC text
+-- with milliseconds.
 ALTER TABLE "user" ADD COLUMN email_verified_at TEXT;
 CREATE TABLE IF NOT EXISTS auth_user_token (
     token_hash VARCHAR(64) NOT NULL PRIMARY KEY,

@@ -76,18 +76,18 @@ impl PgStore {
         }
     }
 
-    /// Runs `op`; when it fails because the schema is missing, applies the
-    /// migrations and tries once more.
     /// Runs a statement whose one row starts with a boolean, and reads it.
     fn first_flag(&self, what: &str, statement: &str, params: &[ParameterValue]) -> Result<bool, Unavailable> {
         let rows = self.with_schema(what, |c| c.query(statement, params))?;
         Ok(flag(&rows))
     }
 
+    /// Runs `op`; when it fails because the schema is missing, applies the
+    /// migrations and tries once more.
     fn with_schema<T>(&self, what: &str, op: impl Fn(&Connection) -> Result<T, PgError>) -> Result<T, Unavailable> {
         match op(&self.conn) {
             Err(err) if is_schema_missing(&err) => {
-                eprintln!("auth: {what}: schema is missing a table or column; applying migrations");
+                eprintln!("auth: {what}: schema is missing a table, column or function; applying migrations");
                 self.migrate()?;
                 op(&self.conn).map_err(|err| classify(&self.url, what, &err))
             }
@@ -108,25 +108,18 @@ impl PgStore {
     }
 
     /// Runs `work` in a transaction of its own, so that statements after a
-    /// lock it takes see whatever committed while it waited; a missing
-    /// table rolls it back, migrates and runs it once more.
+    /// lock it takes see whatever committed while it waited; a failure
+    /// rolls it back, so that [`Self::with_schema`] can migrate and run it
+    /// once more.
     fn in_transaction<T>(&self, what: &str, work: impl Fn(&Connection) -> Result<T, PgError>) -> Result<T, Unavailable> {
-        let attempt = || {
-            self.conn.execute(sql::BEGIN, &[])?;
-            let result = work(&self.conn).and_then(|value| self.conn.execute(sql::COMMIT, &[]).map(|_| value));
+        self.with_schema(what, |c| {
+            c.execute(sql::BEGIN, &[])?;
+            let result = work(c).and_then(|value| c.execute(sql::COMMIT, &[]).map(|_| value));
             if result.is_err() {
                 self.rollback();
             }
             result
-        };
-        match attempt() {
-            Err(err) if is_schema_missing(&err) => {
-                eprintln!("auth: {what}: schema is missing a table or column; applying migrations");
-                self.migrate()?;
-                attempt().map_err(|err| classify(&self.url, what, &err))
-            }
-            other => other.map_err(|err| classify(&self.url, what, &err)),
-        }
+        })
     }
 
     fn run(&self, what: &str, statement: &str, params: &[ParameterValue]) -> Result<(), Unavailable> {

@@ -13,10 +13,18 @@ pub const NOW: &str = r#"SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"
 /// half>"`; null for HS256 or before the first key is made.
 macro_rules! signing_key {
     ($alg:literal) => {
+        signing_key!($alg, "now()")
+    };
+    // As of `$now` (an SQL time expression) instead of the transaction's start.
+    ($alg:literal, $now:literal) => {
         concat!(
             "(SELECT k.kid || ' ' || k.private_key FROM auth_signing_key k WHERE k.alg = ",
             $alg,
-            "::varchar AND k.activates_at <= now() AND (k.signs_until IS NULL OR k.signs_until > now())
+            "::varchar AND k.activates_at <= ",
+            $now,
+            " AND (k.signs_until IS NULL OR k.signs_until > ",
+            $now,
+            ")
             ORDER BY k.activates_at DESC, k.kid LIMIT 1)"
         )
     };
@@ -164,9 +172,9 @@ pub const ADD_SIGNING_KEY: &str = "WITH purged AS (
 /// which may be older than the racing key. One row: the key that signs
 /// `$2` now, as `"<kid> <sealed private half>"`.
 pub const ADD_FIRST_SIGNING_KEY: &str = concat!(
-    "WITH existing AS (SELECT (SELECT k.kid || ' ' || k.private_key FROM auth_signing_key k WHERE k.alg = $2::varchar
-            AND k.activates_at <= statement_timestamp() AND (k.signs_until IS NULL OR k.signs_until > statement_timestamp())
-            ORDER BY k.activates_at DESC, k.kid LIMIT 1) AS signing),
+    "WITH existing AS (SELECT ",
+    signing_key!("$2", "statement_timestamp()"),
+    " AS signing),
     retired AS (
         UPDATE auth_signing_key SET signs_until = now() + $5::int8 * interval '1 second',
             verifies_until = now() + ($5::int8 + $6::int8) * interval '1 second'
