@@ -1,28 +1,14 @@
 //! The RabbitMQ side of the outbox: publishing through the `amqp-bridge`
-//! component (imported as `auth:amqp/publisher`, composed in by Spin).
+//! component, a component of its own that Spin instantiates only when a
+//! batch is delivered, reached through service chaining (`bridge_client`).
 
 use crate::amqp_url::{self, AmqpUrl};
+use crate::bridge_client;
 use crate::config::{self, ConfigError, VariableSource};
+use amqp_bridge_wire::{Broker, Destination, PublishRequest};
 use std::fmt;
 
-mod bindings {
-    wit_bindgen::generate!({ path: "wit", world: "publisher-client" });
-}
-
-pub use bindings::auth::amqp::publisher::{Error as BridgeError, Message, Outcome, PublishReport};
-use bindings::auth::amqp::publisher::{Broker, Destination};
-
-/// The bridge's `publish`, composed in by Spin.
-#[cfg(not(feature = "bench-without-bridge"))]
-use bindings::auth::amqp::publisher::publish;
-
-/// For `tests/bench/spin-ab` only: a build that imports nothing from the
-/// bridge, so that Spin composes no dependency, to price the composition.
-/// Every publish fails and events wait in the outbox.
-#[cfg(feature = "bench-without-bridge")]
-fn publish(_: &Broker, _: &Destination, _: &[Message]) -> PublishReport {
-    PublishReport { outcomes: Vec::new(), error: Some(BridgeError::ConnectionRefused("built without the bridge".into())) }
-}
+pub use amqp_bridge_wire::{Message, Outcome, PublishError as BridgeError, PublishReport};
 
 /// Identifies this service in the `app_id` property.
 pub const APP_ID: &str = "auth-service";
@@ -102,7 +88,7 @@ impl BrokerConfig {
     }
 
     /// Publishes `messages` to the queue (declared durable) with confirms.
-    pub fn publish(&self, messages: &[Message]) -> PublishReport {
+    pub fn publish(&self, messages: Vec<Message>) -> PublishReport {
         let broker = Broker {
             host: self.host.clone(),
             port: self.port,
@@ -117,7 +103,7 @@ impl BrokerConfig {
             routing_key: self.queue.clone(),
             declare_durable_queue: Some(self.queue.clone()),
         };
-        publish(&broker, &destination, messages)
+        bridge_client::publish(&PublishRequest { broker, destination, messages })
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod amqp_url;
+pub mod bridge_client;
 pub mod broker;
 pub mod client_throttle;
 pub mod config;

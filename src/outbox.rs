@@ -29,7 +29,7 @@ pub struct DrainReport {
 
 fn message(event: &PendingEvent) -> Message {
     Message {
-        body: event.body.clone().into_bytes(),
+        body: event.body.clone(),
         message_id: Some(event.id.clone()),
         kind: Some(event.name.clone()),
         content_type: Some("application/json".into()),
@@ -58,7 +58,7 @@ fn drain_batch(store: &dyn Store, broker: &BrokerConfig, report: &mut DrainRepor
         }
     };
     let messages: Vec<Message> = batch.iter().map(message).collect();
-    let outcome = broker.publish(&messages);
+    let outcome = broker.publish(messages);
     let mut confirmed = Vec::new();
     for (event, result) in batch.iter().zip(outcome.outcomes.iter().chain(std::iter::repeat(&Outcome::Unconfirmed))) {
         if *result == Outcome::Confirmed {

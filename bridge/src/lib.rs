@@ -1,6 +1,8 @@
 //! The `amqp-bridge` component: exports `auth:amqp/publisher`, publishing
 //! batches to an AMQP 0-9-1 broker with publisher confirms over one
-//! short-lived TCP connection per call.
+//! short-lived TCP connection per call, and serves the same call over HTTP
+//! for Spin's service chaining (`chained`), which is how the auth component
+//! reaches it: a component of its own, instantiated only when delivering.
 //!
 //! The codec (frames, methods, properties) and the client
 //! ([`connection::publish`]) work over any `Read + Write` stream, so they
@@ -13,6 +15,7 @@ wit_bindgen::generate!({
     additional_derives: [PartialEq],
 });
 
+pub mod chained;
 mod codec;
 mod confirms;
 pub mod connection;
@@ -42,16 +45,34 @@ struct Component;
 
 impl exports::auth::amqp::publisher::Guest for Component {
     fn publish(broker: Broker, destination: Destination, messages: Vec<Message>) -> PublishReport {
-        let count = messages.len();
-        let sent = Request::new(&broker, &destination, messages).and_then(|request| {
-            connect(&broker).map(|stream| connection::publish(stream, &request))
-        });
-        sent.unwrap_or_else(|error| request::failed(count, error))
+        publish(broker, destination, messages)
     }
 }
 
 #[cfg(target_arch = "wasm32")]
 export!(Component);
+
+/// Connects, publishes `messages` with confirms and closes: the export's
+/// work, whichever way the call came.
+pub fn publish(broker: Broker, destination: Destination, messages: Vec<Message>) -> PublishReport {
+    let count = messages.len();
+    let sent = Request::new(&broker, &destination, messages)
+        .and_then(|request| connect(&broker).map(|stream| connection::publish(stream, &request)));
+    sent.unwrap_or_else(|error| request::failed(count, error))
+}
+
+/// The service-chaining entry point: `POST /publish` from the auth component.
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
+fn handle_chained(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    let post = *req.method() == spin_sdk::http::Method::Post;
+    let answer = chained::answer(post, req.path(), req.body());
+    spin_sdk::http::Response::builder()
+        .status(answer.status)
+        .header("content-type", "application/json")
+        .body(answer.body)
+        .build()
+}
 
 /// Opens the TCP connection, with the broker's connect and I/O timeouts
 /// (0 means none).

@@ -3,6 +3,7 @@
 //! fixture; production runs on Spin.
 
 pub mod allowed_hosts;
+pub mod chaining;
 pub mod command;
 pub mod compose;
 pub mod manifest;

@@ -24,7 +24,6 @@ struct Args {
     runtime_config: Option<PathBuf>,
     state_dir: StateDir,
     profile: Profile,
-    without_dependencies: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -37,7 +36,6 @@ fn parse_args() -> Result<Args> {
         runtime_config: None,
         state_dir: StateDir::Default,
         profile: Profile::from_env()?,
-        without_dependencies: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -60,13 +58,11 @@ fn parse_args() -> Result<Args> {
             }
             "--state-dir" => args.state_dir = StateDir::from_flag(&it.next().context("--state-dir needs a path (\"\" unsets it)")?),
             "--profile" => args.profile = Profile::parse(&it.next().context("--profile needs fast or spin")?)?,
-            "--without-dependencies" => args.without_dependencies = true,
             "-h" | "--help" => {
                 println!(
                     "usage: spin-test-host [build|up] [-f spin.toml] [--listen ADDR] [--build] [--variable name=value]... \
                      [--runtime-config-file FILE] [--state-dir DIR] [--profile fast|spin]\n\
-                     --profile spin (or SPIN_TEST_HOST_PROFILE=spin) instantiates and resolves variables as Spin 4.0.2 does\n\
-                     --without-dependencies (benchmarks only) serves components uncomposed, their dependencies' imports trapping"
+                     --profile spin (or SPIN_TEST_HOST_PROFILE=spin) instantiates and resolves variables as Spin 4.0.2 does"
                 );
                 std::process::exit(0);
             }
@@ -122,7 +118,6 @@ async fn main() -> Result<()> {
         runtime_config: args.runtime_config,
         state_dir: args.state_dir,
         profile: args.profile,
-        without_dependencies: args.without_dependencies,
         ..Default::default()
     };
     let app = App::load(&args.manifest, options)?;

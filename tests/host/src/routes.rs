@@ -34,6 +34,22 @@ pub struct RouteMatch {
     pub params: Vec<(String, String)>,
 }
 
+impl RouteMatch {
+    /// What Spin routes a service-chaining request as
+    /// (`http://<component>.spin.internal/<path>`): the component, as if
+    /// matched by a `/...` route, the whole path its wildcard part.
+    pub fn synthetic(component: &str, path: &str) -> RouteMatch {
+        RouteMatch {
+            component: component.to_owned(),
+            raw_route: "/...".to_owned(),
+            matched_route: "/...".to_owned(),
+            component_route: String::new(),
+            path_info: path.to_owned(),
+            params: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Router {
     routes: Vec<Route>,

@@ -1,7 +1,9 @@
 //! Loads a Spin app and runs its HTTP components: one engine, each component
-//! pre-instantiated once, a fresh store per request.
+//! pre-instantiated once, a fresh store per request. A request may chain to
+//! another component of the app (`chaining`).
 
 use crate::allowed_hosts::{log_denied, AllowedHosts};
+use crate::chaining::{self, OutboundHttp};
 use crate::compose::{compose, dependency_path};
 use crate::bindings::fermyon::spin2_0_0::variables as spin_variables;
 use crate::manifest::{LoadedManifest, RouteDecl};
@@ -9,13 +11,13 @@ use crate::postgres::PgPools;
 use crate::profile::{blocking, LookupCounter, Profile, StoreLimits};
 use crate::runtime_config::{RuntimeConfig, StateDir};
 use crate::sqlite::{SqliteAccess, SqliteInstance};
-use crate::routes::{spin_headers, Router};
+use crate::routes::{spin_headers, RouteMatch, Router};
 use crate::variables::{ComponentVariables, EnvProvider, GetError, Resolver};
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
@@ -88,6 +90,8 @@ pub struct RequestState {
     pub limits: StoreLimits,
     /// Set once the instance has resolved its variables for outbound checks.
     pub prepared: Arc<tokio::sync::OnceCell<()>>,
+    /// Its outbound HTTP: service chaining.
+    outbound: OutboundHttp,
 }
 
 impl WasiView for RequestState {
@@ -98,7 +102,7 @@ impl WasiView for RequestState {
 
 impl WasiHttpView for RequestState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: Default::default() }
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.outbound }
     }
 }
 
@@ -137,10 +141,6 @@ pub struct HostOptions {
     pub runtime_config: Option<PathBuf>,
     pub state_dir: StateDir,
     pub profile: Profile,
-    /// Benchmarks only: serve each component without composing its
-    /// dependencies, their imports trapping if called, to measure what a
-    /// composed dependency's instance costs every request.
-    pub without_dependencies: bool,
 }
 
 struct HttpComponent {
@@ -150,10 +150,19 @@ struct HttpComponent {
 
 /// A loaded application, ready to serve requests.
 pub struct App {
+    dispatch: Arc<Dispatch>,
+}
+
+/// What serves a request, routed or chained; each request's instance holds
+/// it, to chain to the app's other components.
+pub struct Dispatch {
     router: Router,
     components: HashMap<String, HttpComponent>,
     output: GuestOutput,
 }
+
+/// The client address Spin gives a chained request.
+const CHAINED_CLIENT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
 /// The `Fast` profile's engine.
 pub fn shared_engine() -> Result<Engine> {
@@ -204,12 +213,11 @@ fn compile(profile: Profile, root: &Path, dependencies: &[(String, PathBuf)]) ->
 }
 
 /// A manifest's component, composed with its dependencies and compiled.
-fn compiled_component(profile: Profile, loaded: &LoadedManifest, id: &str, with_dependencies: bool) -> Result<Component> {
+fn compiled_component(profile: Profile, loaded: &LoadedManifest, id: &str) -> Result<Component> {
     let decl = loaded.manifest.component.get(id).with_context(|| format!("no component {id:?} in the manifest"))?;
     let dependencies = decl
         .dependencies
         .iter()
-        .filter(|_| with_dependencies)
         .map(|(name, value)| Ok((name.clone(), dependency_path(name, value, &loaded.dir)?)))
         .collect::<Result<Vec<_>>>()
         .with_context(|| format!("component {id:?}"))?;
@@ -220,7 +228,7 @@ fn compiled_component(profile: Profile, loaded: &LoadedManifest, id: &str, with_
 /// One component of a manifest, ready to link, for benchmarks that bring
 /// their own host.
 pub fn load_component(manifest_path: &Path, id: &str) -> Result<Component> {
-    compiled_component(Profile::Fast, &LoadedManifest::load(manifest_path)?, id, true)
+    compiled_component(Profile::Fast, &LoadedManifest::load(manifest_path)?, id)
 }
 
 impl App {
@@ -278,23 +286,78 @@ impl App {
                 resolver: resolver.clone(),
                 lookups: LookupCounter::default(),
             });
-            let component = compiled_component(profile, &loaded, &id, !options.without_dependencies)?;
-            let mut linker = linker.clone();
-            if options.without_dependencies {
-                trap_dependency_imports(&mut linker, &component)?;
-            }
+            let component = compiled_component(profile, &loaded, &id)?;
             let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("component {id:?}: not a wasi:http/incoming-handler component"))?;
             components.insert(id, HttpComponent { env, pre });
         }
-        Ok(App { router, components, output: options.output })
+        Ok(App { dispatch: Arc::new(Dispatch { router, components, output: options.output }) })
     }
 
     /// Provider lookups made so far for every component's requests (the
     /// `Spin` profile's per-instance variable work).
     pub fn provider_lookups(&self) -> u64 {
-        self.components.values().map(|c| c.env.lookups.get()).sum()
+        self.dispatch.components.values().map(|c| c.env.lookups.get()).sum()
+    }
+
+    /// Serves one request: routes it, adds Spin's headers, runs the component
+    /// in a fresh store and returns its response as soon as the guest sets it
+    /// (the guest may go on working after that, as in Spin).
+    pub async fn handle<B>(
+        &self,
+        req: hyper::Request<B>,
+        client_addr: SocketAddr,
+    ) -> Result<hyper::Response<HyperOutgoingBody>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<ErrorCode>,
+    {
+        // The guest's remaining work runs on detached; it reports its own trap.
+        let (response, _guest) = self.handle_detached(req, client_addr).await?;
+        Ok(response)
+    }
+
+    /// Like [`App::handle`], but hands back the guest's remaining work (what
+    /// it does after sending its response) for the caller to await, so that
+    /// benchmarks can time both.
+    pub async fn handle_detached<B>(
+        &self,
+        mut req: hyper::Request<B>,
+        client_addr: SocketAddr,
+    ) -> Result<(hyper::Response<HyperOutgoingBody>, Option<tokio::task::JoinHandle<()>>)>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<ErrorCode>,
+    {
+        // Spin drops a client's `Host: *.spin.internal`, which only chaining sets.
+        let chaining_host =
+            req.headers().get(hyper::header::HOST).and_then(|h| h.to_str().ok()).is_some_and(|h| chaining::target(h).is_some());
+        if chaining_host {
+            req.headers_mut().remove(hyper::header::HOST);
+        }
+        let Some(matched) = self.dispatch.router.route(req.uri().path()) else {
+            return Ok((empty_response(404), None));
+        };
+        self.dispatch.serve(req, matched, client_addr).await
+    }
+}
+
+impl Dispatch {
+    /// A request chained to `component`: routed as Spin routes it, with its
+    /// `Host`, from Spin's chained client address.
+    pub async fn chained(
+        self: &Arc<Self>,
+        mut req: hyper::Request<HyperOutgoingBody>,
+        component: &str,
+    ) -> Result<hyper::Response<HyperOutgoingBody>> {
+        if !self.components.contains_key(component) {
+            anyhow::bail!("unknown routing destination '{component}'");
+        }
+        let matched = RouteMatch::synthetic(component, req.uri().path());
+        req.headers_mut().insert(hyper::header::HOST, format!("{component}.spin.internal").parse()?);
+        let (response, _guest) = self.serve(req, matched, CHAINED_CLIENT_ADDR).await?;
+        Ok(response)
     }
 
     fn wasi_ctx(&self, env: &Arc<ComponentEnv>, prepared: &Arc<tokio::sync::OnceCell<()>>) -> WasiCtx {
@@ -335,39 +398,18 @@ impl App {
         builder.build()
     }
 
-    /// Serves one request: routes it, adds Spin's headers, runs the component
-    /// in a fresh store and returns its response as soon as the guest sets it
-    /// (the guest may go on working after that, as in Spin).
-    pub async fn handle<B>(
-        &self,
-        req: hyper::Request<B>,
-        client_addr: SocketAddr,
-    ) -> Result<hyper::Response<HyperOutgoingBody>>
-    where
-        B: hyper::body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<ErrorCode>,
-    {
-        // The guest's remaining work runs on detached; it reports its own trap.
-        let (response, _guest) = self.handle_detached(req, client_addr).await?;
-        Ok(response)
-    }
-
-    /// Like [`App::handle`], but hands back the guest's remaining work (what
-    /// it does after sending its response) for the caller to await, so that
-    /// benchmarks can time both.
-    pub async fn handle_detached<B>(
-        &self,
+    /// Runs a routed request's component in a fresh store and returns its
+    /// response as soon as the guest sets it, with the guest's remaining work.
+    async fn serve<B>(
+        self: &Arc<Self>,
         mut req: hyper::Request<B>,
+        matched: RouteMatch,
         client_addr: SocketAddr,
     ) -> Result<(hyper::Response<HyperOutgoingBody>, Option<tokio::task::JoinHandle<()>>)>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<ErrorCode>,
     {
-        let path = req.uri().path().to_owned();
-        let Some(matched) = self.router.route(&path) else {
-            return Ok((empty_response(404), None));
-        };
         let component = &self.components[&matched.component];
         let host = req
             .headers()
@@ -394,6 +436,7 @@ impl App {
             component: component.env.clone(),
             sqlite: SqliteInstance::default(),
             limits: StoreLimits::default(),
+            outbound: OutboundHttp { dispatch: self.clone(), env: component.env.clone(), prepared: prepared.clone() },
             prepared,
         };
         let mut store = Store::new(component.pre.engine(), state);
@@ -432,29 +475,6 @@ impl App {
     }
 }
 
-
-/// Defines every function of the imports the host does not implement (the
-/// dependencies' interfaces) as a trap: `--without-dependencies`.
-fn trap_dependency_imports(linker: &mut Linker<RequestState>, component: &Component) -> Result<()> {
-    use wasmtime::component::types::ComponentItem;
-    let engine = component.engine().clone();
-    for (name, item) in component.component_type().imports(&engine) {
-        if ["wasi:", "spin:", "fermyon:"].iter().any(|host| name.starts_with(host)) {
-            continue;
-        }
-        let ComponentItem::ComponentInstance(instance) = item else { continue };
-        let mut stubs = linker.instance(name)?;
-        for (function, export) in instance.exports(&engine) {
-            if let ComponentItem::ComponentFunc(_) = export {
-                let what = format!("{name}#{function}");
-                stubs.func_new(function, move |_, _, _, _| {
-                    wasmtime::bail!("{what} is not linked: the host runs without dependencies")
-                })?;
-            }
-        }
-    }
-    Ok(())
-}
 
 /// Spin answers an unrouted path (404) or a failed guest (500) with no body.
 fn empty_response(status: u16) -> hyper::Response<HyperOutgoingBody> {

@@ -1,4 +1,5 @@
-//! Outbox delivery to a real RabbitMQ through the composed AMQP bridge.
+//! Outbox delivery to a real RabbitMQ through the AMQP bridge component,
+//! reached by service chaining.
 
 use crate::on_both_stores;
 use crate::support::broker::TestQueue;
@@ -210,20 +211,72 @@ async fn publisher_waits_at_a_young_gap_in_the_outbox_and_passes_an_old_one() ->
     Ok(())
 }
 
-#[tokio::test]
-async fn dependency_without_inherited_configuration_cannot_open_sockets() -> anyhow::Result<()> {
-    // The same app, with `dependencies_inherit_configuration` removed.
-    let manifest = ManifestCopy::edited(|m| m.replace("dependencies_inherit_configuration = true", ""))?;
+/// The app, on a new PostgreSQL database, with events going to `queue`,
+/// from the manifest `edit` makes of `spin.toml`.
+async fn edited_app(edit: impl Fn(String) -> String, queue: &TestQueue) -> anyhow::Result<(TestApp, crate::support::TestDb, ManifestCopy)> {
+    let manifest = ManifestCopy::edited(edit)?;
     let db = crate::support::TestDb::create().await?;
-    let queue = TestQueue::new();
     let mut env = crate::support::default_variables(&db);
-    env.extend(broker_variables(&queue, "5672"));
+    env.extend(broker_variables(queue, "5672"));
     env.extend(crate::support::variables(&[("rabbitmq_url", "amqp://guest:distinctive-broker-password@127.0.0.1:5672")]));
     let app = TestApp::load_manifest(&manifest.path(), env)?;
+    Ok((app, db, manifest))
+}
+
+#[tokio::test]
+async fn a_bridge_not_allowed_the_broker_cannot_open_its_socket() -> anyhow::Result<()> {
+    // The bridge's permission for the broker's socket removed.
+    let queue = TestQueue::new();
+    let (app, _db, _manifest) =
+        edited_app(|m| m.replace(r#"allowed_outbound_hosts = ["tcp://{{ rabbitmq_host }}:{{ rabbitmq_port }}"]"#, ""), &queue).await?;
     let body = app.get("/test-event").await?.json();
     assert_eq!(body["delivered"], false);
     let error = body["delivery_error"].as_str().unwrap_or_default();
-    assert!(error.starts_with("connection refused"), "{body}");
+    assert!(error.starts_with("connection refused") && error.contains("PermissionDenied"), "{body}");
     assert!(!app.guest_output().contains("distinctive-broker-password"), "no credentials in logs");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_auth_component_not_allowed_to_chain_to_the_bridge_keeps_its_events() -> anyhow::Result<()> {
+    let queue = TestQueue::new();
+    let (app, db, _manifest) = edited_app(|m| m.replace(r#""http://amqp-bridge.spin.internal","#, ""), &queue).await?;
+    let body = app.get("/test-event").await?.json();
+    assert_eq!(body["delivered"], false);
+    let error = body["delivery_error"].as_str().unwrap_or_default();
+    assert!(error.contains("amqp-bridge component did not answer") && error.contains("HttpRequestDenied"), "{body}");
+    let pending: i64 = db.client().await?.query_one("SELECT count(*) FROM auth_outbox WHERE published_at IS NULL", &[]).await?.get(0);
+    assert_eq!(pending, 1, "the event waits for a later delivery");
+    assert!(!app.guest_output().contains("distinctive-broker-password"), "no credentials in logs");
+    Ok(())
+}
+
+/// The bridge's route is private: a client naming its chaining host
+/// reaches the auth component's catch-all route (Spin drops the `Host`),
+/// never the bridge, and nothing is published.
+#[tokio::test]
+async fn the_bridge_is_not_reachable_from_outside_the_app() -> anyhow::Result<()> {
+    let store = TestStore::create(crate::support::store::Backend::Postgres).await?;
+    let queue = TestQueue::new();
+    let app = broker_app(&store, &queue, "5672")?;
+    let call = json!({
+        "broker": {"host": "127.0.0.1", "port": 5672, "username": "guest", "password": "guest", "vhost": "/",
+                   "connect_timeout_ms": 1000, "io_timeout_ms": 1000},
+        "destination": {"exchange": "", "routing_key": queue.name, "declare_durable_queue": queue.name},
+        "messages": [{"body": "{}", "message_id": null, "kind": null, "content_type": null, "timestamp": null,
+                      "app_id": null, "persistent": true}]
+    });
+    for host in ["amqp-bridge.spin.internal", "localhost:3000"] {
+        let req = hyper::Request::builder()
+            .method("POST")
+            .uri("/publish")
+            .header("host", host)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(call.to_string())))?;
+        let reply = app.request(req).await?;
+        assert_eq!(reply.status, 404, "{host}: {}", reply.text());
+        assert_eq!(reply.json()["message"], "Not found", "the auth component's own 404: {}", reply.text());
+    }
+    assert!(queue.drain().await?.is_empty(), "nothing was published");
     Ok(())
 }

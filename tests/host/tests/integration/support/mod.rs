@@ -236,7 +236,6 @@ impl TestApp {
             runtime_config,
             state_dir,
             profile,
-            without_dependencies: false,
         };
         let app = App::load(manifest, options)?;
         let documented = manifest == manifest_path();
