@@ -415,7 +415,8 @@ async fn real_health(n: usize) -> Result<Duration> {
 fn token() -> Result<String> {
     auth::tokens::TokenKey::new(SECRET.as_bytes())
         .map_err(|e| anyhow!("{e:?}"))?
-        .issue(auth::tokens::UserClaims { user_id: USER_ID.into(), username: "alice".into() }, 3600, "bench".into())
+        // Session-less, as the Flask service minted them: the canned store has no session rows.
+        .issue(auth::tokens::UserClaims { user_id: USER_ID.into(), username: "alice".into(), sid: None }, 3600, "bench".into(), "auth-service")
         .map_err(|e| anyhow!("{e:?}"))
 }
 
