@@ -339,6 +339,11 @@ impl App {
         let Some(matched) = self.dispatch.router.route(req.uri().path()) else {
             return Ok((empty_response(404), None));
         };
+        // Spin answers nothing (it closes the connection) to a routed request
+        // with no authority, such as one whose `Host` named a chained component.
+        if req.headers().get(hyper::header::HOST).is_none() && req.uri().authority().is_none() {
+            anyhow::bail!("no 'Host' header present in request");
+        }
         self.dispatch.serve(req, matched, client_addr).await
     }
 }
@@ -411,12 +416,10 @@ impl Dispatch {
         B::Error: Into<ErrorCode>,
     {
         let component = &self.components[&matched.component];
-        let host = req
-            .headers()
-            .get(hyper::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost")
-            .to_owned();
+        let host = match req.headers().get(hyper::header::HOST) {
+            Some(host) => host.to_str().context("'Host' header is not valid UTF-8")?.to_owned(),
+            None => req.uri().authority().map_or_else(|| "localhost".to_owned(), |a| a.to_string()),
+        };
         let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let full_url = format!("http://{host}{path_and_query}");
         for (name, value) in spin_headers(&matched, &full_url, &client_addr.to_string()) {

@@ -252,7 +252,11 @@ impl TestApp {
     }
 
     /// The request as if it came from `client` (Spin's `spin-client-addr`).
-    pub async fn request_from(&self, req: hyper::Request<Full<Bytes>>, client: std::net::SocketAddr) -> Result<Reply> {
+    pub async fn request_from(&self, mut req: hyper::Request<Full<Bytes>>, client: std::net::SocketAddr) -> Result<Reply> {
+        // As an HTTP/1.1 client does: Spin refuses a routed request without one.
+        if !req.headers().contains_key(hyper::header::HOST) && req.uri().authority().is_none() {
+            req.headers_mut().insert(hyper::header::HOST, hyper::header::HeaderValue::from_static("localhost:3000"));
+        }
         let req = req.map(|body| body.map_err(|never| -> ErrorCode { match never {} }));
         let (method, path) = (req.method().to_string(), req.uri().path_and_query().map_or("/".to_owned(), |p| p.to_string()));
         let response = self.app.handle(req, client).await?;
