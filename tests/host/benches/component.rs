@@ -120,6 +120,32 @@ impl InstantHost {
     /// The row the real database would return for each statement the
     /// component runs on the timed paths.
     fn answer(&self, statement: &str) -> Result<RowSet> {
+        if statement == "SELECT 1" {
+            return Ok(RowSet { columns: vec![column("?column?", DbDataType::Int32)], rows: vec![vec![DbValue::Int32(1)]] });
+        }
+        if statement.contains("auth_login_throttle") && statement.contains("u.password") {
+            // The login lookup: the user, no signing key (HS256), the
+            // attempt's reservation taken (not refused, no failures), the
+            // address verified, no client bucket (the bench sends no address).
+            let names = ["id", "username", "email", "password", "key", "refused", "failures", "retry_after", "locked_until", "email_verified"];
+            let mut columns: Vec<Column> = names.iter().map(|n| column(n, DbDataType::Str)).collect();
+            columns[5].data_type = DbDataType::Boolean;
+            columns[6].data_type = DbDataType::Int64;
+            columns[9].data_type = DbDataType::Boolean;
+            let row = vec![
+                text(USER_ID),
+                text("alice"),
+                text("alice@example.com"),
+                text(&self.canned.password_hash),
+                DbValue::DbNull,
+                DbValue::Boolean(false),
+                DbValue::Int64(0),
+                DbValue::DbNull,
+                DbValue::DbNull,
+                DbValue::Boolean(true),
+            ];
+            return Ok(RowSet { columns, rows: vec![row] });
+        }
         if statement.contains("FROM auth_schema_migrations") {
             let columns = vec![column("coalesce", DbDataType::Int32)];
             return Ok(RowSet { columns, rows: vec![vec![DbValue::Int32(3)]] });
@@ -193,6 +219,16 @@ impl InstantHost {
             rows: values.into_iter().map(|values| RowResult { values }).collect(),
         };
         let text = |v: &str| SqValue::Text(v.into());
+        if statement == "SELECT 1" {
+            return Ok(rows(&["1"], vec![vec![SqValue::Integer(1)]]));
+        }
+        if statement.starts_with("INSERT INTO auth_login_throttle") {
+            // The login lookup: the reservation taken, not refused, and the
+            // account as its JSON array (no signing key, address verified).
+            let account = serde_json::json!([USER_ID, "alice", "alice@example.com", self.canned.password_hash, null, "verified"]);
+            let row = vec![SqValue::Integer(0), SqValue::Integer(0), SqValue::Null, SqValue::Null, text(&account.to_string())];
+            return Ok(rows(&["refused", "failures", "locked_until", "retry_after", "account"], vec![row]));
+        }
         if statement.contains("FROM auth_schema_migrations") {
             return Ok(rows(&["version"], vec![vec![SqValue::Integer(3)]]));
         }
@@ -343,14 +379,20 @@ impl Bench {
         let proxy = self.pre.instantiate_async(&mut store).await?;
         let guest = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam);
         // The guest runs on this task; the response arrives while it does.
+        // A guest that fails before answering leaves the response's sender
+        // in the store it still holds: bound the wait, so the failure shows.
         let (done, response) = tokio::join!(guest, async {
-            let response = receiver.await.map_err(|_| anyhow!("no response"))?.map_err(|e| anyhow!("{e:?}"))?;
+            let response = tokio::time::timeout(Duration::from_secs(10), receiver)
+                .await
+                .map_err(|_| anyhow!("no response within 10 s"))?
+                .map_err(|_| anyhow!("no response"))?
+                .map_err(|e| anyhow!("{e:?}"))?;
             let status = response.status();
             let body = response.into_body().collect().await.map_err(|e| anyhow!("{e:?}"))?.to_bytes();
             anyhow::ensure!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body));
             Ok::<_, anyhow::Error>(started.elapsed())
         });
-        done?;
+        done.map_err(|e| anyhow!("the guest failed: {e:?}"))?;
         let to_response = response?;
         let to_guest_end = started.elapsed();
         let state = store.data();
