@@ -22,15 +22,16 @@ const MAX_REPORT_BYTES: usize = 64 * 1024;
 pub fn publish(call: &PublishRequest) -> PublishReport {
     let body = match serde_json::to_vec(call) {
         Ok(body) => body,
-        Err(e) => return unreachable(format!("cannot encode the call: {e}")),
+        Err(e) => return undelivered(format!("cannot encode the call: {e}")),
     };
     match post(&body) {
         Ok(report) => report,
-        Err(problem) => unreachable(problem),
+        Err(problem) => undelivered(problem),
     }
 }
 
-fn unreachable(problem: String) -> PublishReport {
+/// Every message unconfirmed, and why the bridge was not reached.
+fn undelivered(problem: String) -> PublishReport {
     PublishReport {
         outcomes: Vec::new(),
         error: Some(PublishError::ConnectionRefused(format!(

@@ -339,11 +339,6 @@ impl App {
         let Some(matched) = self.dispatch.router.route(req.uri().path()) else {
             return Ok((empty_response(404), None));
         };
-        // Spin answers nothing (it closes the connection) to a routed request
-        // with no authority, such as one whose `Host` named a chained component.
-        if req.headers().get(hyper::header::HOST).is_none() && req.uri().authority().is_none() {
-            anyhow::bail!("no 'Host' header present in request");
-        }
         self.dispatch.serve(req, matched, client_addr).await
     }
 }
@@ -356,9 +351,6 @@ impl Dispatch {
         mut req: hyper::Request<HyperOutgoingBody>,
         component: &str,
     ) -> Result<hyper::Response<HyperOutgoingBody>> {
-        if !self.components.contains_key(component) {
-            anyhow::bail!("unknown routing destination '{component}'");
-        }
         let matched = RouteMatch::synthetic(component, req.uri().path());
         req.headers_mut().insert(hyper::header::HOST, format!("{component}.spin.internal").parse()?);
         let (response, _guest) = self.serve(req, matched, CHAINED_CLIENT_ADDR).await?;
@@ -405,6 +397,10 @@ impl Dispatch {
 
     /// Runs a routed request's component in a fresh store and returns its
     /// response as soon as the guest sets it, with the guest's remaining work.
+    /// Like Spin's `handle_trigger_route`, it fails (the connection closes
+    /// unanswered) for a destination that is no component and for a request
+    /// without an authority, such as one whose `Host` named a chained
+    /// component.
     async fn serve<B>(
         self: &Arc<Self>,
         mut req: hyper::Request<B>,
@@ -415,10 +411,14 @@ impl Dispatch {
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<ErrorCode>,
     {
-        let component = &self.components[&matched.component];
-        let host = match req.headers().get(hyper::header::HOST) {
-            Some(host) => host.to_str().context("'Host' header is not valid UTF-8")?.to_owned(),
-            None => req.uri().authority().map_or_else(|| "localhost".to_owned(), |a| a.to_string()),
+        let component = self
+            .components
+            .get(&matched.component)
+            .with_context(|| format!("unknown routing destination '{}'", matched.component))?;
+        let host = match (req.headers().get(hyper::header::HOST), req.uri().authority()) {
+            (Some(host), _) => host.to_str().context("'Host' header is not valid UTF-8")?.to_owned(),
+            (None, Some(authority)) => authority.to_string(),
+            (None, None) => anyhow::bail!("no 'Host' header present in request"),
         };
         let path_and_query = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
         let full_url = format!("http://{host}{path_and_query}");
